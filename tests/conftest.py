@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny models and files made on the fly (tests never touch the network)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from srgan.models import Generator
+from srgan.models.vgg import _build_features
+
+
+def randomize_buffers(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give BatchNorm statistics and PReLU slopes non-default values so that round trips are meaningful."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+            m.num_batches_tracked.fill_(7)
+        elif isinstance(m, torch.nn.PReLU):
+            m.weight.data.copy_(torch.rand(m.weight.shape, generator=g) * 0.5)
+    return model
+
+
+def tiny_generator(scale: int = 2, n_blocks: int = 2, channels: int = 8, seed: int = 0) -> Generator:
+    torch.manual_seed(seed)
+    return randomize_buffers(Generator(scale=scale, n_blocks=n_blocks, channels=channels), seed).eval()
+
+
+def write_vgg19(path: Path, seed: int = 0, drop: str | None = None) -> Path:
+    """A randomly initialised VGG19 saved like torchvision's file (features.N.* plus classifier keys)."""
+    torch.manual_seed(seed)
+    features = _build_features(36)
+    state = {f"features.{k}": v for k, v in features.state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(4, 4)  # torchvision files carry the classifier too
+    if drop:
+        del state[drop]
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture
+def vgg_file(tmp_path: Path) -> Path:
+    return write_vgg19(tmp_path / "vgg19-random.pth")

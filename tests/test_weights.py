@@ -1,0 +1,79 @@
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from srgan import weights
+from srgan.errors import SrganError
+
+from .conftest import tiny_generator
+
+
+def test_round_trip_is_bit_identical(tmp_path: Path) -> None:
+    g = tiny_generator(scale=8, n_blocks=3, channels=12)
+    path = weights.save(g, tmp_path / "g.safetensors", steps=123, data=[{"source": "x", "license": "CC0"}])
+    h = weights.load(path)
+    assert h.config == g.config
+    assert not h.training
+    x = torch.rand(1, 3, 9, 10)
+    with torch.no_grad():
+        assert torch.equal(g(x), h(x))
+    for (k, a), (_, b) in zip(g.state_dict().items(), h.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k
+    meta = weights.read_metadata(path)
+    assert meta["config"] == {"scale": 8, "n_blocks": 3, "channels": 12}
+    assert meta["steps"] == 123 and meta["data"][0]["license"] == "CC0"
+    assert meta["format_version"] == 1
+
+
+def test_half_storage_loads_as_float(tmp_path: Path) -> None:
+    g = tiny_generator()
+    path = weights.save(g, tmp_path / "g16.safetensors", dtype=torch.float16)
+    h = weights.load(path)
+    assert all(p.dtype == torch.float32 for p in h.parameters())
+    assert h.state_dict()["body.0.bn1.num_batches_tracked"].item() == 7
+
+
+def test_reserved_metadata_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        weights.save(tiny_generator(), tmp_path / "x.safetensors", config={})
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "pickle", "text", "no-metadata", "wrong-shape"])
+def test_bad_files_give_clear_errors(tmp_path: Path, kind: str) -> None:
+    from safetensors.torch import save_file
+
+    good = weights.save(tiny_generator(), tmp_path / "good.safetensors")
+    bad = tmp_path / f"{kind}.safetensors"
+    if kind == "empty":
+        bad.write_bytes(b"")
+    elif kind == "truncated":
+        bad.write_bytes(good.read_bytes()[:-100])
+    elif kind == "pickle":
+        bad.write_bytes(pickle.dumps(tiny_generator().state_dict()))
+    elif kind == "text":
+        bad.write_text("hello, I am not weights\n")
+    elif kind == "no-metadata":
+        save_file({"a": torch.zeros(2)}, bad)
+    else:
+        g = tiny_generator(channels=8)
+        meta = weights.read_metadata(good)
+        state = {k: v.contiguous() for k, v in g.state_dict().items()}
+        state["tail.bias"] = torch.zeros(5)
+        save_file(state, bad, metadata={k: weights.json.dumps(v) if k == "config" else str(v)
+                                        for k, v in meta.items()})
+    with pytest.raises(SrganError) as err:
+        weights.load(bad)
+    msg = str(err.value)
+    assert msg.startswith(str(bad) + ": ")
+    assert "\n" not in msg
+    expected = {"empty": "not a valid safetensors", "truncated": "not a valid safetensors",
+                "pickle": "not a valid safetensors", "text": "not a valid safetensors",
+                "no-metadata": "without srgan generator metadata", "wrong-shape": "tail.bias has shape (5,)"}
+    assert expected[kind] in msg
+
+
+def test_missing_file() -> None:
+    with pytest.raises(SrganError, match=r"nope\.safetensors: no such weights file"):
+        weights.resolve("nope.safetensors")
