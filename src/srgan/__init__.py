@@ -7,4 +7,13 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["Upscaler", "__version__", "load_model"]
+
+
+def __getattr__(name: str) -> object:
+    """``srgan.load_model`` and ``srgan.Upscaler`` import torch only when first used, so ``import srgan`` stays fast."""
+    if name in ("load_model", "Upscaler"):
+        from srgan import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'srgan' has no attribute {name!r}")

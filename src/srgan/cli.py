@@ -28,6 +28,258 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from srgan.train.config import build_config, load_toml
+    from srgan.train.trainer import train
+
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config", "resume")}
+    saved = read_run_config(args.out)
+    if args.resume and saved is None:
+        raise SrganError("--resume given but the run has no checkpoint to resume from", args.out)
+    config = build_config(flags, load_toml(args.config) if args.config else None, saved)
+    train(config)
+    return 0
+
+
+def read_run_config(out: str) -> dict | None:
+    """The configuration saved by an earlier run in ``out`` (RUN/config.json), if it has checkpoints."""
+    import json
+    from pathlib import Path
+
+    from srgan.train.checkpoint import list_checkpoints
+
+    run = Path(out)
+    if not list_checkpoints(run):
+        return None
+    try:
+        return json.loads((run / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise SrganError(f"run has checkpoints but no readable config.json ({e})", run) from e
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train SRResNet (MSE) or SRGAN; resumable, time-limited, unattended",
+                       description="Defaults are the paper's. Flags not given keep the value saved in a resumed "
+                                   "run, then the --config TOML file's, then the default.")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, previews, logs, weights)")
+    p.add_argument("--phase", choices=("srresnet", "srgan"), help="srresnet = MSE pre-training (default)")
+    p.add_argument("--data", nargs="+", help="training image folders (searched recursively)")
+    p.add_argument("--val", nargs="+", help="validation folders (PSNR-Y/SSIM-Y with the eval protocol)")
+    p.add_argument("--init", help="srgan phase: generator weights to start from (SRResNet .safetensors)")
+    p.add_argument("--config", help="TOML file with the same keys as these flags")
+    p.add_argument("--resume", action="store_true", help="require an existing run to continue (it always resumes)")
+    p.add_argument("--scale", type=int, help="upscaling factor: 2, 4 (default) or 8")
+    p.add_argument("--blocks", type=int, help="residual blocks (16)")
+    p.add_argument("--channels", type=int, help="feature channels (64)")
+    p.add_argument("--batch", type=int, help="per-process batch size (16)")
+    p.add_argument("--patch", type=int, help="HR crop size (96)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (1e-4)")
+    p.add_argument("--steps", type=int, help="total steps (1e6 srresnet, 2e5 srgan)")
+    p.add_argument("--milestones", type=int, nargs="+", help="steps where lr is multiplied by --gamma "
+                   "(srgan: 100000)")
+    p.add_argument("--gamma", type=float, help="lr decay factor at each milestone (0.1)")
+    p.add_argument("--content", choices=("vgg54", "vgg22", "mse"), help="srgan content loss (vgg54)")
+    p.add_argument("--adv-weight", type=float, help="weight of the adversarial loss (1e-3)")
+    p.add_argument("--vgg-weights", help="torchvision vgg19 .pth or Keras .h5 (else $SRGAN_VGG19_WEIGHTS, hub)")
+    p.add_argument("--workers", type=int, help="data loader processes (2)")
+    p.add_argument("--seed", type=int, help="seed for weights init and the data order (0)")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), help="auto: bf16 where native")
+    p.add_argument("--max-time", help="stop cleanly after this long, e.g. 90s, 30m, 8h")
+    p.add_argument("--save-every", help="checkpoint interval: steps (1000) or a duration (10m, default)")
+    p.add_argument("--keep", type=int, help="checkpoints kept (3)")
+    p.add_argument("--log-every", type=int, help="steps between log lines (100)")
+    p.add_argument("--preview-every", type=int, help="steps between preview grids (1000)")
+    p.add_argument("--val-every", type=int, help="steps between validations (5000)")
+    p.add_argument("--max-nonfinite", type=int, help="stop after this many non-finite losses in a row (20)")
+    p.set_defaults(run=_train)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import warnings
+    from functools import partial
+    from pathlib import Path
+
+    from srgan import weights
+    from srgan.evaluate import bicubic_upscale, evaluate, write_json
+
+    json_path = Path(args.json) if args.json else None
+    if json_path is not None and json_path.exists() and not args.overwrite:
+        raise SrganError("already exists (pass --overwrite to replace it)", json_path)
+    if args.model == "bicubic":
+        scale = args.scale or 4
+        upscale = partial(bicubic_upscale, scale=scale)
+    else:
+        path = weights.resolve(args.model)
+        scale = weights.read_metadata(path)["config"]["scale"]
+        if args.scale is not None and args.scale != scale:
+            raise SrganError(f"--scale {args.scale} does not match the model's scale ({scale})", path)
+        from srgan import api
+
+        upscale = api.load_model(path, device=args.device, precision=args.precision).upscale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skipped files are reported below, once, from the results
+        results = evaluate(upscale, args.data, scale, save_dir=args.save, overwrite=args.overwrite)
+        baseline = (None if args.model == "bicubic"
+                    else evaluate(partial(bicubic_upscale, scale=scale), args.data, scale))
+    for r in results:
+        for file, reason in r.skipped:
+            print(f"srgan eval: warning: {file}: skipped ({reason})", file=sys.stderr)
+
+    print(f"model: {args.model}  scale: x{scale}  (PSNR-Y dB / SSIM-Y, border crop {scale})")
+    header = f"{'dataset':<16}{'images':>7}{'PSNR-Y':>10}{'SSIM-Y':>9}"
+    print(header + (f"{'bicubic':>12}{'':>9}" if baseline else ""))
+    for i, r in enumerate(results):
+        row = f"{r.dataset:<16}{r.images:>7}{r.psnr_y:>10.3f}{r.ssim_y:>9.4f}"
+        if baseline:
+            row += f"{baseline[i].psnr_y:>12.3f}{baseline[i].ssim_y:>9.4f}"
+        print(row + (f"  ({len(r.skipped)} skipped)" if r.skipped else ""))
+    if json_path is not None:
+        write_json(json_path, args.model, scale, results)
+    return 0
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="PSNR-Y/SSIM-Y on benchmark folders with the standard (MATLAB) protocol",
+                       description="Each HR image is mod-cropped to the scale, downscaled with MATLAB-exact bicubic, "
+                                   "super-resolved and scored on the Y channel with a border crop of `scale` pixels. "
+                                   "With a model, the bicubic baseline is shown alongside.")
+    p.add_argument("--model", required=True, help="a .safetensors generator, a shipped model name, or 'bicubic'")
+    p.add_argument("--data", nargs="+", required=True, help="folders of HR images (e.g. Set5 Set14)")
+    p.add_argument("--scale", type=int, help="upscaling factor (bicubic: default 4; a model: must match its own)")
+    p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--save", help="write the super-resolved images to SAVE/<dataset>/<name>.png")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --json/--save files")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="auto: bf16 where native, else fp32")
+    p.set_defaults(run=_eval)
+
+
+def _upscale(args: argparse.Namespace) -> int:
+    import contextlib
+    import warnings
+
+    import torch
+    from tqdm import tqdm
+
+    from srgan import weights
+    from srgan.api import Upscaler, plan_jobs
+    from srgan.imageio import DEFAULT_MAX_PIXELS
+
+    max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels or None
+    model = weights.load(weights.resolve(args.model))
+    upscaler = Upscaler(model, args.device, args.precision, tile=args.tile, overlap=args.overlap,
+                        batch=args.batch, alpha=args.alpha)
+    suffix = f"_x{model.scale}" if args.suffix is None else args.suffix
+    jobs, failures = plan_jobs(args.inputs, args.output, suffix, args.format)
+    total = len(jobs) + len(failures)
+
+    @contextlib.contextmanager
+    def tile_bar(name: str):  # a second bar, only for images that take several tiles
+        bars: list[tqdm] = []
+
+        def update(done: int, n: int) -> None:
+            if n > 1 and not bars:
+                bars.append(tqdm(total=n, desc=name, unit="tile", leave=False, disable=None))
+            if bars:
+                bars[0].update(done - bars[0].n)
+
+        try:
+            yield update
+        finally:
+            for bar in bars:
+                bar.close()
+
+    for job in tqdm(jobs, unit="image", disable=None):
+        with warnings.catch_warnings(record=True) as caught, tile_bar(job.src.name) as progress:
+            warnings.simplefilter("always")
+            try:
+                upscaler.upscale_file(job.src, job.dst, args.overwrite, max_pixels, progress)
+                tqdm.write(f"{job.src} -> {job.dst}")
+            except SrganError as e:
+                failures.append(str(e))
+            except (MemoryError, torch.OutOfMemoryError):
+                failures.append(f"{job.src}: out of memory; try a smaller --tile")
+        for w in caught:
+            tqdm.write(f"srgan upscale: warning: {w.message}", file=sys.stderr)
+    if failures:
+        print(f"srgan upscale: {len(failures)} of {total} inputs failed:", file=sys.stderr)
+        for line in failures:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _tile_arg(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of pixels, got {text!r}") from None
+
+
+def _add_upscale(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "upscale", help="super-resolve images of any size: files, folders or globs",
+        description="Seamless tiled super-resolution. Keeps grayscale, alpha, 16-bit depth, ICC profile and EXIF; "
+                    "applies EXIF orientation. Tiles run with --overlap pixels of context, so the result equals "
+                    "whole-image inference. Exit status 0 only if every input succeeded; failures are listed at "
+                    "the end and never leave a partial file.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="output file (one input) or folder (default: next to each input); folder inputs keep "
+                        "their sub-folders under it")
+    p.add_argument("--model", help="a .safetensors generator or a shipped model name (default: the shipped model)")
+    p.add_argument("--tile", type=_tile_arg, default="auto",
+                   help="LR pixels per tile side; 0 = whole image; auto (default) = the largest that fits in memory")
+    p.add_argument("--overlap", type=int, help="LR context pixels per tile side (default: the model's receptive "
+                                                "radius, which makes tiling exact)")
+    p.add_argument("--batch", type=int, default=1, help="tiles per forward pass (1)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="auto: bf16 where native, else fp32")
+    p.add_argument("--format", choices=("png", "jpg", "webp", "tif"),
+                   help="output format (default: the input's; GIF inputs give PNG)")
+    p.add_argument("--suffix", help="added to each output's name (default: _x<scale>)")
+    p.add_argument("--alpha", choices=("bicubic", "model"), default="bicubic",
+                   help="how transparency is upscaled: MATLAB bicubic (default) or the network")
+    p.add_argument("--max-pixels", type=int,
+                   help="refuse inputs with more pixels (decompression-bomb guard; default 50 million; 0 = no limit)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.set_defaults(run=_upscale)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from srgan import weights
+    from srgan.export import export_onnx, verify_onnx
+
+    model = weights.load(weights.resolve(args.weights))
+    path = export_onnx(model, args.onnx, dynamic=args.dynamic, size=tuple(args.size), overwrite=args.overwrite)
+    print(f"wrote {path} (input 'lr' {'N×3×H×W, any size' if args.dynamic else f'1×3×{args.size[0]}×{args.size[1]}'}"
+          f" in [0, 1] -> output 'sr' in [0, 1], ×{model.scale})")
+    diff = verify_onnx(path, model, dynamic=args.dynamic, size=tuple(args.size))
+    if diff is None:
+        print("onnxruntime is not installed: parity check skipped (pip install 'srgan[onnx]')")
+    else:
+        print(f"onnxruntime vs torch: max abs difference {diff:.2e}")
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a generator to ONNX (checked against PyTorch with onnxruntime)",
+                       description="The graph maps LR RGB in [0, 1] (N, 3, H, W) to SR RGB in [0, 1]; tiling and "
+                                   "image I/O stay outside it.")
+    p.add_argument("weights", help="a .safetensors generator or a shipped model name")
+    p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
+    p.add_argument("--dynamic", action="store_true", help="dynamic batch, height and width (else fixed --size)")
+    p.add_argument("--size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"),
+                   help="input height and width of a fixed-size export (64 64)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT.onnx")
+    p.set_defaults(run=_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="srgan", description="SRGAN / SRResNet super-resolution: upscale, train, evaluate, export."
@@ -38,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="print a weight file's metadata, scale and parameter count")
     p.add_argument("weights", help="a .safetensors file or a shipped model name")
     p.set_defaults(run=_info)
+    _add_train(sub)
+    _add_eval(sub)
+    _add_upscale(sub)
+    _add_export(sub)
     return parser
 
 

@@ -2,8 +2,10 @@
 
 MATLAB's algorithm, restated: a Keys cubic kernel with a = −0.5; when shrinking by s < 1 the kernel is widened
 to 4/s taps and scaled by s (antialiasing); output pixel j (1-based) is centred at j/s + (1 − 1/s)/2 in input
-coordinates; out-of-range taps mirror the image ("symmetric" padding); output size is ceil(s · size); uint8
-results are rounded to nearest and clipped. Resizing is separable, so it is applied as one dense matrix per axis,
+coordinates; out-of-range taps mirror the image ("symmetric" padding); output size is ceil(s · size); integer
+results are rounded like MATLAB's conversion from double (nearest, halves away from zero — not numpy's
+half-to-even, which differs on exact ties, and ties are common: at ×2 and ×4 every weight is a multiple of 2⁻¹¹)
+and saturated. Resizing is separable, so it is applied as one dense matrix per axis,
 which vectorises over channels and batches and runs unchanged on a GPU.
 """
 
@@ -69,8 +71,45 @@ def imresize(img: np.ndarray | torch.Tensor, scale: float) -> np.ndarray | torch
     rest = x.shape[2:]
     out = (mh @ x.reshape(h, -1)).reshape(oh, w, -1)  # rows
     out = np.matmul(mw, out).reshape(oh, ow, *rest)  # columns, batched over output rows
-    if img.dtype == np.uint8:
-        return np.clip(np.round(out), 0, 255).astype(np.uint8)
-    if img.dtype == np.uint16:
-        return np.clip(np.round(out), 0, 65535).astype(np.uint16)
+    if img.dtype in (np.uint8, np.uint16):
+        return quantize(out, img.dtype)
     return out.astype(img.dtype)
+
+
+def imresize_uint8(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``imresize`` of uint8 pixel values held in a float32 tensor (..., H, W), quantised as for uint8 (float32 out).
+
+    Bit-identical to numpy ``imresize`` on the uint8 image. This is the training-patch hot path: the vertical pass
+    (the larger one when shrinking) runs in float32 when that is exact — every weight a multiple of 2⁻ᵏ and every
+    partial sum below 2²⁴·2⁻ᵏ, as at ×1/2 and ×1/4 — and the horizontal pass in float64, which is then exact too;
+    otherwise both passes run in float64.
+    """
+    h, w = x.shape[-2:]
+    oh, ow = output_size((h, w), scale)
+    mh, mw = resize_matrix(h, oh, scale), resize_matrix(w, ow, scale)
+    if _float32_exact(h, oh, scale):
+        rows = (torch.tensor(mh, dtype=torch.float32, device=x.device) @ x).double()
+    else:
+        rows = torch.tensor(mh, device=x.device) @ x.double()
+    return quantize(rows @ torch.tensor(mw.T, device=x.device)).float()
+
+
+@lru_cache(maxsize=64)
+def _float32_exact(in_len: int, out_len: int, scale: float) -> bool:
+    """Whether resize_matrix(in_len, out_len, scale) applied to values in [0, 255] is exact in float32."""
+    m = resize_matrix(in_len, out_len, scale)
+    for k in range(24):
+        if np.array_equal(m * 2.0**k, np.round(m * 2.0**k)):
+            return float(np.abs(m).sum(axis=1).max()) * 255 * 2.0**k < 2.0**24
+    return False
+
+
+def quantize(x: np.ndarray | torch.Tensor, dtype: type[np.integer] = np.uint8) -> np.ndarray | torch.Tensor:
+    """MATLAB's double → uint8/uint16 conversion: round halves up (values are clipped at 0 first), saturate.
+
+    numpy input returns an array of ``dtype``; a torch tensor stays floating point (integer-valued), in place.
+    """
+    top = float(np.iinfo(dtype).max)
+    if isinstance(x, torch.Tensor):
+        return x.clamp_(0, top).add_(0.5).floor_()
+    return np.floor(np.clip(x, 0, top) + 0.5).astype(dtype)

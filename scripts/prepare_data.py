@@ -1,0 +1,98 @@
+"""Build the training and validation folders for the shipped model from freely licensed photos.
+
+Sources: Debian packages ``plasma-workspace-wallpapers`` (GPL-2+, KDE Visual Design Group) and
+``lomiri-wallpapers-16.04`` (see its debian/copyright; CC-BY-SA 3.0 photos by the named authors), and photos
+bundled with scikit-image (public domain / CC0). Set5/Set14 are never used. Writes OUT/train (copies),
+OUT/val (384×384 centre crops of held-out images) and OUT/SOURCES.tsv (file, source, licence).
+
+Usage: python scripts/prepare_data.py OUT   (needs apt-get and dpkg; installs scikit-image with pip if absent)
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+PACKAGES = {
+    "plasma-workspace-wallpapers": "GPL-2+ (KDE Visual Design Group; debian/copyright)",
+    "lomiri-wallpapers-16.04": "CC-BY-SA-3.0 (photographer in the file name; debian/copyright)",
+}
+SKIMAGE_PHOTOS = {
+    "astronaut.png": "public domain (NASA)",
+    "chelsea.png": "CC0 (Stefan van der Walt)",
+    "coffee.png": "CC0 (Rachel Michetti)",
+    "rocket.jpg": "public domain (NASA/Bill Ingalls)",
+    "motorcycle_left.png": "public domain (Middlebury stereo data set, scikit-image)",
+}
+# Held out from training: validation crops (and examples/ for the demo come from these too).
+VAL = {"Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "ColorfulCups", "coffee.png", "chelsea.png"}
+VAL_CROP = 384
+
+
+def _largest(folder: Path) -> Path | None:
+    images = [p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")]
+    best = max(images, key=lambda p: Image.open(p).size[0] * Image.open(p).size[1], default=None)
+    return None if best is None else best.resolve()  # renditions are often symlinks to one file
+
+
+def collect(extracted: Path, skimage_dir: Path) -> list[tuple[str, Path, str, str]]:
+    """(name, file, source, licence) for every source photo, one file per wallpaper (its largest rendition)."""
+    found = []
+    for wallpaper in sorted((extracted / "usr/share/wallpapers").iterdir()):
+        best = _largest(wallpaper / "contents" / "images")
+        if best is not None:
+            found.append((wallpaper.name, best, f"plasma-workspace-wallpapers:/{best.relative_to(extracted)}",
+                          PACKAGES["plasma-workspace-wallpapers"]))
+    for photo in sorted((extracted / "usr/share/backgrounds").glob("*.jpg")):
+        found.append((photo.name, photo, f"lomiri-wallpapers-16.04:/{photo.relative_to(extracted)}",
+                      PACKAGES["lomiri-wallpapers-16.04"]))
+    for name, licence in SKIMAGE_PHOTOS.items():
+        found.append((name, skimage_dir / name, f"scikit-image:skimage/data/{name}", licence))
+    return found
+
+
+def main(out: Path) -> None:
+    debs = out / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "download", *PACKAGES], cwd=debs, check=True)
+    extracted = out / "extracted"
+    for deb in sorted(debs.glob("*.deb")):
+        subprocess.run(["dpkg", "-x", str(deb), str(extracted)], check=True)
+    try:
+        import skimage
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "scikit-image"], check=True)
+        import skimage
+    skimage_dir = Path(skimage.__file__).parent / "data"
+    train, val = out / "train", out / "val"
+    for d in (train, val):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir()
+    rows = ["file\tsplit\tsource\tlicence"]
+    for name, path, source, licence in collect(extracted, skimage_dir):
+        stem = Path(name).stem
+        if name in VAL:
+            img = Image.open(path).convert("RGB")
+            w, h = img.size
+            side = min(VAL_CROP, w, h)
+            left, top = (w - side) // 2, (h - side) // 2
+            dest = val / f"{stem}.png"
+            img.crop((left, top, left + side, top + side)).save(dest)
+            split = "val"
+        else:
+            dest = train / f"{stem}{path.suffix.lower()}"
+            shutil.copyfile(path, dest)
+            split = "train"
+        rows.append(f"{dest.name}\t{split}\t{source}\t{licence}")
+    (out / "SOURCES.tsv").write_text("\n".join(rows) + "\n")
+    print(f"{len(list(train.iterdir()))} training and {len(list(val.iterdir()))} validation images in {out}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(Path(sys.argv[1]))

@@ -1,0 +1,286 @@
+"""The Python API: load a model once, then upscale PIL images, numpy arrays or files.
+
+    import srgan
+    up = srgan.load_model("weights.safetensors")      # or None for the shipped default
+    big = up.upscale(Image.open("photo.jpg"))          # PIL in, PIL out; numpy uint8/uint16 in, same out
+    up.upscale_file("photo.jpg", "photo_x4.jpg")       # keeps bit depth, alpha, ICC, EXIF; saved upright
+
+Images go through ``srgan.imageio`` (decoding, metadata) and ``srgan.tiling`` (seamless tiles); this module turns
+pixels into the network's float tensors and back. Grayscale is replicated to RGB for the network and brought
+back with Rec. 601 luma (Pillow's L conversion). Alpha never goes through colour: it is upscaled on its own with
+MATLAB bicubic (``alpha="bicubic"``) or by the network on replicated channels (``alpha="model"``), and the colour
+of fully transparent pixels, which is arbitrary in files (often black), is first replaced by the colour of the
+nearest opaque content (push-pull fill). So the network sees no false edge at the silhouette and no colour bleeds
+into the antialiased border; premultiplying instead would darken that border before a non-linear network and
+divide by tiny alphas after it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from srgan import imageio, runtime, tiling, weights
+from srgan.data.degrade import imresize
+from srgan.errors import SrganError
+from srgan.imageio import Picture
+from srgan.models import Generator
+
+ALPHA_MODES = ("bicubic", "model")
+# Working memory for tiles on a CPU: a quarter of what is free, at most this much. Larger tiles waste less
+# compute on overlap but, with the output image itself, would pass 3 GB for a 2048² input at ×4.
+CPU_TILE_BUDGET = 1 << 30
+_LUMA = (0.299, 0.587, 0.114)
+ImageT = TypeVar("ImageT", Image.Image, np.ndarray)
+
+
+def load_model(name_or_path: str | Path | None = None, device: str | torch.device | None = None,
+               precision: str | None = None) -> Upscaler:
+    """Load a weight file or shipped model name (None = the default model) into an ``Upscaler``."""
+    return Upscaler(weights.load(weights.resolve(name_or_path)), device, precision)
+
+
+def _inference_network(model: Generator, dtype: torch.dtype | None) -> nn.Module:
+    """The module that runs the tiles: the generator in eval mode, channels_last for reduced precision."""
+    return model.eval().to(memory_format=runtime.memory_format(dtype))
+
+
+class Upscaler:
+    """A generator ready for inference on one device, with the tiling and alpha settings to use.
+
+    ``tile``: LR pixels per tile side, 0 for the whole image, or "auto" (the largest that fits in memory);
+    ``overlap``: context pixels per tile side (default: the generator's receptive radius, which makes tiles
+    exact); ``batch``: tiles per forward pass; ``alpha``: "bicubic" or "model".
+    """
+
+    def __init__(self, model: Generator, device: str | torch.device | None = None, precision: str | None = None,
+                 tile: int | str = "auto", overlap: int | None = None, batch: int = 1,
+                 alpha: str = "bicubic") -> None:
+        if not (tile == "auto" or (isinstance(tile, int) and tile >= 0)):
+            raise SrganError(f"tile must be 'auto' or a number of pixels >= 0, got {tile!r}")
+        if overlap is not None and overlap < 0:
+            raise SrganError(f"overlap must be >= 0, got {overlap}")
+        if batch < 1:
+            raise SrganError(f"batch must be >= 1, got {batch}")
+        if alpha not in ALPHA_MODES:
+            raise SrganError(f"alpha must be one of {', '.join(ALPHA_MODES)}, got {alpha!r}")
+        self.device = runtime.resolve_device(device)
+        self._dtype = runtime.resolve_precision(precision, self.device)
+        self._config = model.config
+        self._net = _inference_network(model.to(self.device), self._dtype)
+        self.tile = tile
+        self.overlap = Generator.receptive_radius(model.config) if overlap is None else overlap
+        self.batch = batch
+        self.alpha = alpha
+
+    @property
+    def scale(self) -> int:
+        return self._config.scale
+
+    def tile_size(self) -> int:
+        """LR pixels per tile side (0 = whole image): ``tile``, or for "auto" the largest that fits in memory now."""
+        if self.tile != "auto":
+            return int(self.tile)
+        im2col = self.device.type == "cpu" and self._dtype is not None and not runtime.cpu_has_native_bf16()
+        per_pixel = tiling.window_bytes_per_pixel(self._config, im2col=im2col)
+        return tiling.auto_tile(per_pixel, self.overlap, self.batch, memory_budget(self.device))
+
+    def upscale(self, image: ImageT) -> ImageT:
+        """Upscale a PIL image or a numpy uint8/uint16 array (H, W) or (H, W, 1|2|3|4); same type back.
+
+        PIL modes: L, LA, RGB, RGBA, I;16 come back unchanged; 1 → L, P/PA → RGB/RGBA, CMYK → RGB. numpy: same
+        dtype and layout; 2 and 4 channels are gray/colour plus alpha. EXIF orientation is not applied to
+        in-memory images (``upscale_file`` does).
+        """
+        if isinstance(image, Image.Image):
+            return imageio.to_pil(self.upscale_picture(imageio.from_pil(image)))
+        if isinstance(image, np.ndarray):
+            return _to_array(self.upscale_picture(_from_array(image)), image.ndim)
+        raise TypeError(f"expected a PIL.Image or a numpy array, got {type(image).__name__}")
+
+    def upscale_file(self, src: str | Path, dst: str | Path, overwrite: bool = False,
+                     max_pixels: int | None = imageio.DEFAULT_MAX_PIXELS,
+                     progress: Callable[[int, int], None] | None = None) -> Path:
+        """Read ``src``, upscale, write ``dst`` (format from its extension) atomically; returns ``dst``."""
+        dst = Path(dst)
+        imageio.check_output(dst, overwrite)  # fail before the expensive part
+        picture = imageio.load(src, max_pixels)
+        return imageio.save(self.upscale_picture(picture, progress), dst, overwrite)
+
+    def upscale_picture(self, picture: Picture, progress: Callable[[int, int], None] | None = None) -> Picture:
+        """Upscale colour and alpha of a decoded picture; metadata is carried with its resolution scaled."""
+        top = picture.max_value
+        color = picture.color.astype(np.float32) / top
+        if picture.alpha is not None:
+            color = fill_transparent(color, picture.alpha > 0)
+        sr = self._super_resolve(color, progress)
+        if picture.color.shape[2] == 1:
+            sr = torch.einsum("c,nchw->nhw", torch.tensor(_LUMA), sr)[:, None]
+        alpha = None if picture.alpha is None else self._upscale_alpha(picture.alpha)
+        return Picture(_to_integer(sr, picture.color.dtype), alpha, picture.meta.scaled(self.scale))
+
+    def _upscale_alpha(self, alpha: np.ndarray) -> np.ndarray:
+        if self.alpha == "bicubic":
+            return imresize(alpha, self.scale)
+        sr = self._super_resolve(alpha.astype(np.float32)[:, :, None] / np.iinfo(alpha.dtype).max, None)
+        return _to_integer(sr.mean(dim=1, keepdim=True), alpha.dtype)[:, :, 0]
+
+    def _super_resolve(self, image: np.ndarray, progress: Callable[[int, int], None] | None) -> torch.Tensor:
+        """(H, W, 1|3) float in [0, 1] → (1, 3, sH, sW) float32 in [0, 1] on the CPU."""
+        h, w, _ = image.shape
+        lr = torch.from_numpy(image).permute(2, 0, 1)[None].expand(1, 3, h, w)
+        return tiling.upscale_tensor(
+            self._net, lr, self.scale, self.tile_size(), self.overlap, self.batch,
+            runtime.autocast(self.device, self._dtype), device=self.device,
+            memory_format=runtime.memory_format(self._dtype), progress=progress,
+        )
+
+
+def memory_budget(device: torch.device) -> int:
+    """Bytes tiles may use: half the free memory of a GPU; on a CPU a quarter of available RAM, at most
+    ``CPU_TILE_BUDGET``."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0] * 0.5)
+    return min(CPU_TILE_BUDGET, _available_ram() // 4)
+
+
+def _available_ram() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def fill_transparent(color: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Give pixels where ``known`` is False the colour of the nearest known pixels (push-pull pyramid).
+
+    ``color`` (H, W, C) float, ``known`` (H, W) bool. Known pixels are returned unchanged; each unknown pixel
+    gets the mean known colour of the smallest enclosing 2^k × 2^k block that holds any known pixel.
+    """
+    if known.all() or not known.any():
+        return color
+    levels = [(color * known[:, :, None], known.astype(np.float32))]
+    while levels[-1][1].shape != (1, 1):
+        c, k = levels[-1]
+        levels.append((_sum_2x2(c), _sum_2x2(k[:, :, None])[:, :, 0]))
+    fill = levels[-1][0] / levels[-1][1][:, :, None]
+    for c, k in reversed(levels[:-1]):
+        up = np.repeat(np.repeat(fill, 2, axis=0), 2, axis=1)[: c.shape[0], : c.shape[1]]
+        fill = np.where(k[:, :, None] > 0, c / np.maximum(k, 1e-12)[:, :, None], up)
+    return np.where(known[:, :, None], color, fill).astype(color.dtype)
+
+
+def _sum_2x2(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    a = np.pad(a, ((0, h % 2), (0, w % 2), (0, 0)))
+    return a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2, -1).sum(axis=(1, 3))
+
+
+def _to_integer(t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+    """(1, C, H, W) float in [0, 1] → (H, W, C) ``dtype``, converted in row chunks to bound extra memory."""
+    _, c, h, w = t.shape
+    top = float(np.iinfo(dtype).max)
+    out = np.empty((h, w, c), dtype=dtype)
+    step = max(1, (1 << 22) // (w * c))
+    for y in range(0, h, step):
+        out[y : y + step] = t[0, :, y : y + step].permute(1, 2, 0).mul(top).round_().numpy().astype(dtype)
+    return out
+
+
+def _from_array(a: np.ndarray) -> Picture:
+    if a.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected a uint8 or uint16 array, got {a.dtype}")
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4) or 0 in a.shape:
+        raise ValueError(f"expected an (H, W) or (H, W, 1|2|3|4) image, got shape {a.shape}")
+    c = 1 if a.shape[2] <= 2 else 3
+    alpha = np.ascontiguousarray(a[:, :, c]) if a.shape[2] in (2, 4) else None
+    return Picture(np.ascontiguousarray(a[:, :, :c]), alpha)
+
+
+def _to_array(picture: Picture, ndim: int) -> np.ndarray:
+    if picture.alpha is not None:
+        return np.concatenate([picture.color, picture.alpha[:, :, None]], axis=2)
+    return picture.color[:, :, 0] if ndim == 2 else picture.color
+
+
+# ---------------------------------------------------------------- batches of files (the `upscale` command)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its result goes."""
+
+    src: Path
+    dst: Path
+
+
+def find_inputs(inputs: Sequence[str], exclude: Path | None = None) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Files named by ``inputs`` (files, folders searched recursively, glob patterns) as (file, path relative to
+    its folder input) pairs, and one message per input that names nothing. Folder searches keep files with an
+    image extension (``imageio.INPUT_EXTENSIONS``), skip hidden files and anything under ``exclude``."""
+    found: list[tuple[Path, Path]] = []
+    problems: list[str] = []
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            for f in sorted(path.rglob("*")):
+                rel = f.relative_to(path)
+                hidden = any(part.startswith(".") for part in rel.parts)
+                inside_out = exclude is not None and f.resolve().is_relative_to(exclude.resolve())
+                if f.suffix.lower() in imageio.INPUT_EXTENSIONS and f.is_file() and not hidden and not inside_out:
+                    found.append((f, rel))
+        elif path.exists() or path.is_symlink():
+            found.append((path, Path(path.name)))
+        elif any(c in text for c in "*?["):
+            matches = [Path(m) for m in sorted(glob.glob(text, recursive=True)) if Path(m).is_file()]
+            found.extend((m, Path(m.name)) for m in matches)
+            if not matches:
+                problems.append(f"{text}: no file matches this pattern")
+        else:
+            problems.append(f"{text}: no such file or folder")
+    return found, problems
+
+
+def plan_jobs(inputs: Sequence[str], output: str | Path | None, suffix: str, fmt: str | None,
+              ) -> tuple[list[Job], list[str]]:
+    """Where each input's result goes, and the problems found on the way.
+
+    ``output`` None: next to each input. An ``output`` with an image extension that is not an existing folder
+    is a file, allowed for exactly one input file. Otherwise it is a folder; files found in a folder input keep
+    their path relative to it. Names are ``<stem><suffix>.<ext>``, ext from ``fmt`` or else the input's (GIF and
+    other extensions srgan does not write become .png). Two inputs may not share an output.
+    """
+    out = None if output is None else Path(output)
+    out_is_file = out is not None and out.suffix.lower() in imageio.EXTENSION_FORMATS and not out.is_dir()
+    found, problems = find_inputs(inputs, exclude=None if out is None or out_is_file else out)
+    if out_is_file and (len(found) != 1 or Path(inputs[0]).is_dir() or len(inputs) != 1):
+        raise SrganError(f"-o {out} names a file, so it needs exactly one input file (got {len(found)}); "
+                         "give a folder to write several results")
+    jobs: list[Job] = []
+    seen: dict[Path, Path] = {}
+    for src, rel in found:
+        ext = f".{fmt}" if fmt else (src.suffix if src.suffix.lower() in imageio.EXTENSION_FORMATS else ".png")
+        name = f"{src.stem}{suffix}{ext}"
+        dst = out if out_is_file else src.with_name(name) if out is None else out / rel.parent / name
+        key = Path(os.path.abspath(dst))
+        if key in seen:
+            problems.append(f"{src}: writes the same output as {seen[key]} ({dst}); rename one of them")
+            continue
+        seen[key] = src
+        jobs.append(Job(src, dst))
+    return jobs, problems

@@ -1,0 +1,217 @@
+"""Training patches and evaluation pairs made from image folders.
+
+``PatchDataset`` item ``i`` is a pure function of ``(seed, i)``: the image, crop position and augmentation come from
+a hash of exactly that pair (``uniform_draws``, a counter-based generator) and nothing else — no epoch counter, no
+worker id. Any sampler
+(shuffling, DistributedSampler, a trainer's step-indexed sampler) therefore sees the same patch for the same index
+in any process, with any number of workers, and a resumed run continues exactly.
+
+Images are decoded once into the memory-mapped store of ``srgan.data.cache`` (see there for why); a dataset keeps
+only entry paths and sizes, opening the maps lazily in whichever process reads them, so it pickles cheaply into
+DataLoader workers. Files that cannot be used (undecodable, or smaller than the crop) are skipped: each gets one
+``warnings.warn`` naming the file, and ``skipped`` lists (file, reason) pairs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from srgan.data.cache import decode_cached, default_cache_dir, open_entry
+from srgan.data.degrade import imresize, imresize_uint8
+from srgan.errors import SrganError
+from srgan.imageread import read_rgb8
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+PATCHES_PER_IMAGE = 1000  # default virtual length per usable image
+_MAX_OPEN_MAPS = 256  # each open memory map holds a file descriptor; stay well below the usual limit of 1024
+
+
+def find_images(folder: str | Path) -> list[Path]:
+    """Image files under ``folder`` (recursive, suffix case-insensitive), sorted so that indices are stable."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SrganError("not a folder", folder)
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def _skip(skipped: list[tuple[str, str]], path: Path, reason: str) -> None:
+    skipped.append((str(path), reason))
+    warnings.warn(f"{path}: skipped ({reason})", stacklevel=3)
+
+
+class PatchDataset(Dataset):
+    """Random HR crops and their MATLAB-bicubic LR versions, for training.
+
+    Item ``i`` (0 ≤ i < len) is ``(lr, hr)``: ``lr`` float32 (3, patch/scale, patch/scale) in [0, 1], ``hr`` float32
+    (3, patch, patch) in [−1, 1] (the generator's output range). The LR is ``imresize(hr_uint8, 1/scale)`` rounded
+    to uint8, exactly as evaluation LR images are made. ``length`` is a virtual epoch length (default
+    1000 × number of usable images); images are chosen uniformly.
+    """
+
+    def __init__(self, folders: Sequence[str | Path], patch: int = 96, scale: int = 4, length: int | None = None,
+                 seed: int = 0, augment: bool = True, cache_dir: Path | None = None) -> None:
+        if patch <= 0 or scale <= 0 or patch % scale:
+            raise SrganError(f"the patch size ({patch}) must be a positive multiple of the scale ({scale})")
+        if seed < 0:
+            raise SrganError(f"the seed must be non-negative, got {seed}")
+        if length is not None and length <= 0:
+            raise SrganError(f"the dataset length must be positive, got {length}")
+        cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+        self.patch, self.scale, self.seed, self.augment = patch, scale, seed, augment
+        self.skipped: list[tuple[str, str]] = []
+        self.sources: list[Path] = []
+        self._entries: list[Path] = []
+        sizes: list[tuple[int, int]] = []
+        for folder in folders:
+            for path in find_images(folder):
+                try:
+                    entry, (h, w) = decode_cached(path, cache_dir)
+                except SrganError as e:
+                    _skip(self.skipped, path, e.problem)
+                    continue
+                if h < patch or w < patch:
+                    _skip(self.skipped, path, f"{w}×{h} is smaller than the {patch}×{patch} crop")
+                    continue
+                self.sources.append(path)
+                self._entries.append(entry)
+                sizes.append((h, w))
+        if not self._entries:
+            raise SrganError(f"no usable training images in {', '.join(map(str, folders))} "
+                             f"({len(self.skipped)} skipped)")
+        self.length = PATCHES_PER_IMAGE * len(self._entries) if length is None else length
+        self._sizes = np.array(sizes, dtype=np.int64)  # (n, 2): H, W
+        self._maps: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Memory maps would pickle as full copies; each worker reopens its own.
+        return self.__dict__ | {"_maps": OrderedDict()}
+
+    def _image(self, k: int) -> np.ndarray:
+        img = self._maps.get(k)
+        if img is None:
+            img = self._maps[k] = open_entry(self._entries[k])
+            if len(self._maps) > _MAX_OPEN_MAPS:
+                self._maps.popitem(last=False)
+        else:
+            self._maps.move_to_end(k)
+        return img
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.__getitems__([i])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Items ``indices`` made together (DataLoader calls this per batch): one matrix product resizes them all."""
+        index = np.asarray(indices, dtype=np.int64).reshape(-1)
+        bad = index[(index < 0) | (index >= self.length)]
+        if bad.size:
+            raise IndexError(f"index {bad[0]} out of range for a dataset of length {self.length}")
+        p, n = self.patch, len(index)
+        u = uniform_draws(self.seed, index, 4)
+        image = (u[:, 0] * len(self._entries)).astype(np.int64)
+        size = self._sizes[image]
+        y = (u[:, 1] * (size[:, 0] - p + 1)).astype(np.int64)
+        x = (u[:, 2] * (size[:, 1] - p + 1)).astype(np.int64)
+        # The 8 symmetries of the square: bit 2 mirrors left-right, bits 0–1 count quarter turns after that.
+        sym = (u[:, 3] * 8).astype(np.int64) if self.augment else np.zeros(n, dtype=np.int64)
+        crops = np.empty((n, 3, p, p), dtype=np.uint8)
+        for b in range(n):
+            crop = self._image(image[b])[y[b]:y[b] + p, x[b]:x[b] + p].transpose(2, 0, 1)
+            crops[b] = np.rot90(crop[:, :, ::-1] if sym[b] & 4 else crop, sym[b] & 3, axes=(1, 2))
+        # Torch rather than numpy for the arithmetic: DataLoader workers run torch single-threaded, whereas numpy's
+        # BLAS would start its own threads in every worker.
+        pixels = torch.from_numpy(crops).to(torch.float32)
+        lr = imresize_uint8(pixels, 1 / self.scale).div_(255)
+        hr = pixels.div_(127.5).sub_(1)
+        return list(zip(lr.unbind(), hr.unbind(), strict=True))
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function: a bijective 64-bit hash, good enough to serve as a counter-based RNG."""
+    z = z + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def uniform_draws(seed: int, index: np.ndarray, count: int) -> np.ndarray:
+    """(len(index), count) float64 uniforms in [0, 1) that depend only on (seed, index): item i's random numbers.
+
+    Counter-based (hash of seed and counter), so any subset of items can be drawn in any order or process.
+    """
+    key = _mix64(np.array([seed], dtype=np.uint64))
+    counter = index.astype(np.uint64)[:, None] * np.uint64(count) + np.arange(count, dtype=np.uint64)
+    return (_mix64(key + counter) >> np.uint64(11)) * 2.0**-53
+
+
+def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:
+    """Crop the bottom/right edges so both sides are multiples of ``scale`` (the benchmark protocol)."""
+    h, w = img.shape[:2]
+    return img[:h - h % scale, :w - w % scale]
+
+
+class EvalPairs(Sequence[tuple[str, np.ndarray, np.ndarray]]):
+    """(name, hr, lr) per image of ``hr_dir``, in sorted order: the benchmark protocol's inputs.
+
+    ``hr`` is the HR image mod-cropped to ``scale``, (H, W, 3) uint8; ``lr`` is (H/scale, W/scale, 3) uint8, made
+    with ``imresize(hr, 1/scale)`` or read from ``lr_dir`` (matched by file stem, also ``<stem>x<scale>``, as in
+    DIV2K). ``name`` is the path relative to ``hr_dir``. Undecodable or too-small HR files are skipped with a
+    warning and listed in ``skipped``; a bad or mismatched LR file is an error, since the pair is then unusable.
+    """
+
+    def __init__(self, hr_dir: str | Path, scale: int, lr_dir: str | Path | None = None) -> None:
+        if scale <= 0:
+            raise SrganError(f"the scale must be positive, got {scale}")
+        self.hr_dir, self.scale = Path(hr_dir), scale
+        self.lr_dir = None if lr_dir is None else Path(lr_dir)
+        self.skipped: list[tuple[str, str]] = []
+        self.files = find_images(self.hr_dir)
+        self._lr_files = {} if self.lr_dir is None else {p.stem: p for p in find_images(self.lr_dir)}
+        if not self.files:
+            raise SrganError("no images found", self.hr_dir)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[str, np.ndarray, np.ndarray]:  # type: ignore[override]
+        """Raises SrganError for an unusable file (iteration skips such files instead)."""
+        path = self.files[i]
+        hr = mod_crop(read_rgb8(path), self.scale)
+        if hr.shape[0] == 0 or hr.shape[1] == 0:
+            raise SrganError(f"smaller than the scale ({self.scale})", path)
+        name = path.relative_to(self.hr_dir).as_posix()
+        if self.lr_dir is None:
+            return name, hr, imresize(hr, 1 / self.scale)
+        lr_path = self._lr_files.get(path.stem) or self._lr_files.get(f"{path.stem}x{self.scale}")
+        if lr_path is None:
+            raise SrganError(f"no LR image for {name} (looked for {path.stem}.* and {path.stem}x{self.scale}.*)",
+                             self.lr_dir)
+        lr = read_rgb8(lr_path)
+        want = (hr.shape[0] // self.scale, hr.shape[1] // self.scale)
+        if lr.shape[:2] != want:
+            raise SrganError(f"LR size {lr.shape[1]}×{lr.shape[0]} does not match HR {name} "
+                             f"({want[1]}×{want[0]} expected at ×{self.scale})", lr_path)
+        return name, hr, lr
+
+    def __iter__(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """Every usable pair; HR files that cannot be decoded are skipped with a warning naming the file."""
+        for i, path in enumerate(self.files):
+            try:
+                yield self[i]
+            except SrganError as e:
+                if e.path != str(path):
+                    raise
+                _skip(self.skipped, path, e.problem)

@@ -1,0 +1,424 @@
+"""Image files in and out at full fidelity; the network never sees any of this, only float tensors.
+
+Loading gives a ``Picture``: upright pixels (EXIF orientation applied) as uint8 or uint16 arrays, colour and alpha
+apart, plus the metadata worth carrying to the output. Decisions, in one place:
+
+- Modes: grayscale (1, L, I;16, I) stays grayscale; palette, RGBX, YCbCr, LAB, HSV become RGB; anything with
+  transparency (alpha channel, palette or colour-key ``tRNS``) gains a separate alpha channel; CMYK becomes RGB
+  through its embedded ICC profile (LittleCMS, to sRGB) or Pillow's plain formula when it has none.
+- Bit depth: 16-bit PNG and TIFF (any channel layout) are decoded with imagecodecs / tifffile, since Pillow keeps
+  only 8 bits of 16-bit colour, and are written back at 16 bits to PNG and TIFF. JPEG, WebP and BMP hold 8 bits.
+- Animated GIF/WebP/PNG and multi-page TIFF: the first frame is used and a warning says so.
+- Metadata carried: ICC profile, EXIF (descriptive tags, the Exif and GPS sub-IFDs; orientation removed because
+  the pixels are saved upright, pixel dimensions updated), resolution (scaled with the image so the physical size
+  stays the same), PNG text chunks (PNG to PNG), XMP (JPEG/WebP to JPEG/WebP, orientation removed). TIFF
+  outputs (deflate-compressed) keep only the top-level EXIF tags; 16-bit TIFFs keep ICC and resolution.
+- JPEG has no alpha: an image with transparency written as JPEG is composited on white, with a warning.
+- Decompression bombs: Pillow's own guard is replaced by ``max_pixels`` (``--max-pixels``), checked from the
+  header before any pixel is decoded.
+Every problem with a file is an ``SrganError`` naming it. Outputs are written to a temporary file in the target
+folder and renamed into place, so a failure never leaves a partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import secrets
+import struct
+import warnings
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import BinaryIO
+
+import imagecodecs
+import numpy as np
+import tifffile
+from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
+
+from srgan.errors import SrganError
+
+DEFAULT_MAX_PIXELS = 50_000_000  # ~ an 8700 × 5800 photo; raise with --max-pixels
+# Output extension → Pillow format name. The CLI's --format choices are png, jpg, webp, tif.
+EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
+                     ".tiff": "TIFF", ".bmp": "BMP"}
+# Inputs picked up from folders; a GIF is written as PNG (GIF output would re-quantise to 256 colours).
+INPUT_EXTENSIONS = frozenset(EXTENSION_FORMATS) | {".gif"}
+_KEEP_EXIF_TAGS = (270, 271, 272, 305, 306, 315, 33432)  # description, make, model, software, date, artist, (c)
+_SUB_IFDS = (0x8769, 0x8825)  # Exif, GPS
+_EXIF_IFD, _ORIENTATION, _PIXEL_X, _PIXEL_Y = 0x8769, 274, 0xA002, 0xA003
+_XMP_ORIENTATION = re.compile(rb'\s*tiff:Orientation="\d"|<tiff:Orientation>\d</tiff:Orientation>')
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, imagecodecs.PngError,
+                  ImageCms.PyCMSError)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What travels from the input file to the output file besides pixels."""
+
+    icc_profile: bytes | None = None
+    exif: bytes | None = None  # "Exif\0\0" + TIFF structure, without orientation
+    dpi: tuple[float, float] | None = None
+    text: tuple[tuple[str, str], ...] = ()  # PNG tEXt/zTXt/iTXt chunks
+    xmp: bytes | None = None
+
+    def scaled(self, scale: int) -> Metadata:
+        """The same metadata for the image upscaled ``scale``× (same physical size, so ``scale``× the dpi)."""
+        return self if self.dpi is None else replace(self, dpi=(self.dpi[0] * scale, self.dpi[1] * scale))
+
+
+@dataclass(frozen=True)
+class Picture:
+    """Upright pixels: ``color`` (H, W, 1 | 3) and ``alpha`` (H, W) or None, both uint8 or both uint16."""
+
+    color: np.ndarray
+    alpha: np.ndarray | None = None
+    meta: Metadata = field(default_factory=Metadata)
+
+    def __post_init__(self) -> None:
+        c = self.color
+        if c.ndim != 3 or c.shape[2] not in (1, 3) or c.dtype not in (np.uint8, np.uint16):
+            raise ValueError(f"color must be (H, W, 1|3) uint8/uint16, got {c.shape} {c.dtype}")
+        a = self.alpha
+        if a is not None and (a.shape != c.shape[:2] or a.dtype != c.dtype):
+            raise ValueError(f"alpha must be {c.shape[:2]} {c.dtype}, got {a.shape} {a.dtype}")
+
+    @property
+    def max_value(self) -> int:
+        return int(np.iinfo(self.color.dtype).max)
+
+
+def load(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
+    """Decode ``path`` into an upright Picture; ``max_pixels`` (None = no limit) guards against bombs."""
+    path = Path(path)
+    _check_readable(path)
+    try:
+        with _pillow_guard_off(), Image.open(path) as im:
+            w, h = im.size
+            if w < 1 or h < 1:
+                raise SrganError(f"image has no pixels ({w}×{h})", path)
+            if max_pixels and w * h > max_pixels:
+                raise SrganError(f"image is {w}×{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
+                                 "(decompression-bomb guard; raise it with --max-pixels)", path)
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                warnings.warn(f"{path}: has {frames} frames (animation or pages); only the first is upscaled",
+                              stacklevel=2)
+            icc = im.info.get("icc_profile") or None
+            if _is_16bit_file(path, im):
+                color, alpha = _decode_16bit(path, im.format)
+            else:
+                color, alpha, icc = _decode_pillow(im, icc)
+            exif = im.getexif()
+            meta = Metadata(icc_profile=icc, exif=_useful_exif(exif), dpi=_dpi(im.info),
+                            text=tuple((str(k), str(v)) for k, v in getattr(im, "text", {}).items()),
+                            xmp=_strip_xmp_orientation(im.info.get("xmp")))
+    except UnidentifiedImageError as e:
+        raise SrganError("not an image file (or a format Pillow cannot read)", path) from e
+    except _DECODE_ERRORS as e:
+        raise SrganError(f"corrupt or truncated image ({_first_line(e)})", path) from e
+    orientation = exif.get(_ORIENTATION, 1)
+    return Picture(upright(color, orientation), None if alpha is None else upright(alpha, orientation), meta)
+
+
+def from_pil(im: Image.Image) -> Picture:
+    """An in-memory PIL image as a Picture (pixels as they are: no EXIF rotation; ICC profile kept)."""
+    color, alpha, icc = _decode_pillow(im, im.info.get("icc_profile") or None)
+    return Picture(color, alpha, Metadata(icc_profile=icc))
+
+
+def to_pil(picture: Picture) -> Image.Image:
+    """A Picture as a PIL image: L, LA, RGB, RGBA, or I;16 for 16-bit grayscale (Pillow has no 16-bit colour)."""
+    if picture.color.dtype == np.uint16:
+        if picture.color.shape[2] != 1 or picture.alpha is not None:
+            raise ValueError("Pillow cannot hold 16-bit colour or alpha; use a numpy array or save to PNG/TIFF")
+        im = Image.fromarray(picture.color[:, :, 0])
+    else:
+        im = Image.fromarray(_interleave(picture.color, picture.alpha), _pil_mode(picture))
+    if picture.meta.icc_profile:
+        im.info["icc_profile"] = picture.meta.icc_profile
+    return im
+
+
+def upright(a: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1–8; anything else is 1) to an (H, W, ...) array: what a viewer displays."""
+    if orientation not in range(2, 9):
+        return a
+    if orientation >= 5:  # 5–8 swap rows and columns, then flip like 1–4 do
+        a = a.swapaxes(0, 1)
+    if orientation in (2, 3, 6, 7):
+        a = a[:, ::-1]
+    if orientation in (3, 4, 7, 8):
+        a = a[::-1]
+    return np.ascontiguousarray(a)
+
+
+def output_format(path: Path) -> str:
+    """Pillow format name for an output path, from its extension."""
+    fmt = EXTENSION_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise SrganError(f"cannot write {path.suffix or 'files without an extension'}: use one of "
+                         f"{', '.join(sorted(EXTENSION_FORMATS))}", path)
+    return fmt
+
+
+def check_output(path: Path, overwrite: bool) -> str:
+    """The format ``path`` will be written in; raises if writing it would replace a file without ``overwrite``."""
+    fmt = output_format(path)
+    if not overwrite and path.exists():
+        raise SrganError("output exists; pass --overwrite to replace it", path)
+    return fmt
+
+
+def save(picture: Picture, path: str | Path, overwrite: bool = False) -> Path:
+    """Write ``picture`` in the format of ``path``'s extension, atomically; refuses to replace a file unless
+    ``overwrite``. Warns when the format cannot hold the picture (alpha in JPEG, 16 bits in JPEG/WebP/BMP)."""
+    path = Path(path)
+    fmt = check_output(path, overwrite)
+    write = _encoder(picture, fmt, path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "xb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise SrganError(f"cannot write output ({e.strerror or e})", path) from e
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _check_readable(path: Path) -> None:
+    try:
+        st = path.stat()
+        if path.is_dir():
+            raise SrganError("is a folder, not an image file", path)
+        if st.st_size == 0:
+            raise SrganError("empty file", path)
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError as e:
+        raise SrganError("no such file", path) from e
+    except OSError as e:
+        raise SrganError(f"cannot read ({e.strerror or e})", path) from e
+
+
+@contextlib.contextmanager
+def _pillow_guard_off() -> Iterator[None]:
+    """Pillow's fixed bomb limit would override ``max_pixels``; it is lifted only while we decode."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _is_16bit_file(path: Path, im: Image.Image) -> bool:
+    """16 bits per sample in a PNG or TIFF: decoded by imagecodecs/tifffile, not Pillow."""
+    if im.format == "PNG":
+        with open(path, "rb") as f:
+            header = f.read(25)
+        return header[24] == 16  # IHDR bit depth
+    if im.format == "TIFF":
+        bits = im.tag_v2.get(258, 1)
+        return 16 in (bits if isinstance(bits, tuple) else (bits,))
+    return False
+
+
+def _decode_16bit(path: Path, fmt: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """16-bit PNG/TIFF → (H, W, 1|3) uint16 colour and (H, W) alpha or None."""
+    if fmt == "PNG":
+        a = imagecodecs.png_decode(path.read_bytes())
+    elif fmt == "TIFF":
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            a = page.asarray()
+            if page.axes.startswith("S"):  # planar: samples first
+                a = np.moveaxis(a, 0, -1)
+            if page.photometric == tifffile.PHOTOMETRIC.MINISWHITE:
+                a = 65535 - a
+            elif page.photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB):
+                raise ValueError(f"unsupported 16-bit TIFF colour space {page.photometric.name}")
+    if a.dtype != np.uint16:
+        raise ValueError(f"unsupported sample type {a.dtype}")
+    a = a[:, :, None] if a.ndim == 2 else a
+    c = 1 if a.shape[2] in (1, 2) else 3
+    alpha = a[:, :, c] if a.shape[2] > c else None
+    return np.ascontiguousarray(a[:, :, :c]), None if alpha is None else np.ascontiguousarray(alpha)
+
+
+def _decode_pillow(im: Image.Image, icc: bytes | None) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
+    """8-bit (and Pillow 16-bit grayscale) pixels → colour, alpha, and the ICC profile that now applies."""
+    if im.mode == "F":
+        raise ValueError("32-bit floating-point images are not supported")
+    if im.mode == "I" or im.mode.startswith("I;16"):
+        return np.clip(np.asarray(im), 0, 65535).astype(np.uint16)[:, :, None], None, icc
+    if im.mode == "CMYK":
+        if icc:
+            im = ImageCms.profileToProfile(im, io.BytesIO(icc), ImageCms.createProfile("sRGB"), outputMode="RGB")
+        else:
+            im = im.convert("RGB")
+        icc = None  # now sRGB, which an untagged image means
+    alpha = im.mode in ("LA", "La", "PA", "RGBA", "RGBa") or im.has_transparency_data
+    gray = im.mode in ("1", "L", "LA", "La")
+    target = ("LA" if alpha else "L") if gray else ("RGBA" if alpha else "RGB")
+    a = np.asarray(im.convert(target))
+    a = a[:, :, None] if a.ndim == 2 else a
+    c = 1 if gray else 3
+    return np.ascontiguousarray(a[:, :, :c]), np.ascontiguousarray(a[:, :, c]) if alpha else None, icc
+
+
+def _useful_exif(exif: Image.Exif) -> bytes | None:
+    """Descriptive tags and the Exif/GPS sub-IFDs; drops orientation, thumbnails and TIFF layout tags."""
+    kept = Image.Exif()
+    for tag in _KEEP_EXIF_TAGS:
+        if tag in exif:
+            kept[tag] = exif[tag]
+    for ifd in _SUB_IFDS:
+        sub = exif.get_ifd(ifd)
+        if sub:
+            kept[ifd] = dict(sub)
+    return kept.tobytes() if len(kept) else None
+
+
+def _dpi(info: dict) -> tuple[float, float] | None:
+    dpi = info.get("dpi")
+    if not dpi or min(dpi) <= 0:
+        return None
+    return float(dpi[0]), float(dpi[1])
+
+
+def _strip_xmp_orientation(xmp: bytes | str | None) -> bytes | None:
+    if not xmp:
+        return None
+    data = xmp.encode() if isinstance(xmp, str) else xmp
+    return _XMP_ORIENTATION.sub(b"", data)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+# ---------------------------------------------------------------- saving
+
+
+def _pil_mode(picture: Picture) -> str:
+    gray = picture.color.shape[2] == 1
+    return ("LA" if picture.alpha is not None else "L") if gray else ("RGBA" if picture.alpha is not None else "RGB")
+
+
+def _interleave(color: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    a = color if alpha is None else np.concatenate([color, alpha[:, :, None]], axis=2)
+    return a[:, :, 0] if a.shape[2] == 1 else a
+
+
+def _exif_for(meta: Metadata, width: int, height: int, sub_ifds: bool) -> bytes | None:
+    """The carried EXIF with the Exif IFD's pixel dimensions set to the output's; ``sub_ifds=False`` keeps only
+    the top-level tags (libtiff, which compresses TIFFs, cannot write Pillow's sub-IFDs)."""
+    if meta.exif is None:
+        return None
+    exif = Image.Exif()
+    exif.load(meta.exif)
+    sub = exif.get_ifd(_EXIF_IFD)
+    if _PIXEL_X in sub or _PIXEL_Y in sub:
+        exif[_EXIF_IFD] = dict(sub) | {_PIXEL_X: width, _PIXEL_Y: height}
+    if not sub_ifds:
+        for ifd in _SUB_IFDS:
+            exif.pop(ifd, None)
+    return exif.tobytes() if len(exif) else None
+
+
+def _to_8bit(picture: Picture, fmt: str, path: Path) -> Picture:
+    if picture.color.dtype == np.uint8:
+        return picture
+    warnings.warn(f"{path}: {fmt} holds 8 bits per channel; 16-bit result reduced", stacklevel=3)
+
+    def reduce(a: np.ndarray) -> np.ndarray:
+        return np.round(a / 257.0).astype(np.uint8)
+
+    return Picture(reduce(picture.color), None if picture.alpha is None else reduce(picture.alpha), picture.meta)
+
+
+def _on_white(picture: Picture, path: Path) -> Picture:
+    warnings.warn(f"{path}: JPEG has no alpha channel; transparent areas composited on white", stacklevel=3)
+    a = picture.alpha.astype(np.float32)[:, :, None] / 255.0
+    color = np.round(picture.color * a + 255.0 * (1.0 - a)).astype(np.uint8)
+    return Picture(color, None, picture.meta)
+
+
+def _encoder(picture: Picture, fmt: str, path: Path) -> Callable[[BinaryIO], None]:
+    """A function writing ``picture`` as ``fmt``; conversions (and their warnings) happen here, before any I/O."""
+    h, w = picture.color.shape[:2]
+    meta = picture.meta
+    exif = _exif_for(meta, w, h, sub_ifds=fmt != "TIFF")
+    if picture.color.dtype == np.uint16 and fmt == "PNG":
+        return lambda f: f.write(_png16(picture, exif))
+    if picture.color.dtype == np.uint16 and fmt == "TIFF":
+        return lambda f: _tiff16(picture, f)
+    picture = _to_8bit(picture, fmt, path)
+    if fmt == "JPEG" and picture.alpha is not None:
+        picture = _on_white(picture, path)
+    im = Image.fromarray(_interleave(picture.color, picture.alpha), _pil_mode(picture))
+    if fmt == "WEBP" and picture.color.shape[2] == 1:
+        im = im.convert("RGBA" if picture.alpha is not None else "RGB")
+    if fmt == "BMP" and im.mode == "LA":
+        im = im.convert("RGBA")
+    options: dict[str, object] = {}
+    if fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+        options |= {"icc_profile": meta.icc_profile, "exif": exif or b""}
+    if fmt in ("PNG", "JPEG", "TIFF", "BMP") and meta.dpi:
+        options["dpi"] = meta.dpi
+    if fmt in ("JPEG", "WEBP") and meta.xmp:
+        options["xmp"] = meta.xmp
+    if fmt == "PNG" and meta.text:
+        info = PngInfo()
+        for k, v in meta.text:
+            info.add_itxt(k, v)
+        options["pnginfo"] = info
+    options |= {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95, "method": 4},
+                "TIFF": {"compression": "tiff_adobe_deflate"}}.get(fmt, {})
+    return lambda f: im.save(f, fmt, **{k: v for k, v in options.items() if v is not None})
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png16(picture: Picture, exif: bytes | None) -> bytes:
+    """16-bit PNG: libpng via imagecodecs, with the metadata chunks inserted right after IHDR."""
+    png = imagecodecs.png_encode(_interleave(picture.color, picture.alpha), level=6)
+    meta, chunks = picture.meta, []
+    if meta.icc_profile:
+        chunks.append(_png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(meta.icc_profile)))
+    if meta.dpi:
+        per_metre = [round(d / 0.0254) for d in meta.dpi]
+        chunks.append(_png_chunk(b"pHYs", struct.pack(">IIB", *per_metre, 1)))
+    if exif:
+        chunks.append(_png_chunk(b"eXIf", exif.removeprefix(b"Exif\0\0")))
+    for k, v in meta.text:
+        chunks.append(_png_chunk(b"iTXt", k.encode("latin-1", "replace")[:79] + b"\0\0\0\0\0" + v.encode()))
+    ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length + type, IHDR data, CRC
+    return png[:ihdr_end] + b"".join(chunks) + png[ihdr_end:]
+
+
+def _tiff16(picture: Picture, f: BinaryIO) -> None:
+    meta = picture.meta
+    tifffile.imwrite(
+        f, _interleave(picture.color, picture.alpha),
+        photometric="minisblack" if picture.color.shape[2] == 1 else "rgb",
+        extrasamples=("unassalpha",) if picture.alpha is not None else None,
+        planarconfig="contig", compression="zlib", iccprofile=meta.icc_profile,
+        resolution=meta.dpi, resolutionunit="INCH" if meta.dpi else None, metadata=None,
+    )

@@ -1,0 +1,180 @@
+"""An inference-only SRResNet graph, rebuilt from a trained ``Generator`` at load time and never saved.
+
+It computes the same function as ``Generator.forward`` in eval mode, rearranged for speed and memory:
+
+* BatchNorm (running statistics) is folded into the preceding convolution's weights and bias.
+* Every activation runs in the ``dtype`` chosen once (weights converted at build time, so no per-call casts and no
+  autocast) and in channels_last, the layout oneDNN's fast convolutions use, fp32 included.
+* PReLU of an upsampling block is applied *before* its PixelShuffle, with each slope repeated for the r² channels
+  that the shuffle moves into that output channel (PReLU is per-channel, so this commutes).
+* The last PixelShuffle and the 9×9 output convolution become one convolution on the pre-shuffle tensor followed by
+  a shuffle of its 3·r² output channels (``subpixel_conv_weight``): the C-channel map at full output resolution is
+  never materialised.
+* The last upsampling block and the output convolution run in strips of rows (``strip_rows``), so their large
+  intermediates stay small, cache-sized and reused by the allocator; peak memory is then set by the low-resolution
+  body, not by the last block's 4·C-channel map.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from srgan.models.generator import Generator
+
+# Elements of the last block's pre-shuffle map per strip: ~4 MiB at bf16, 8 MiB at fp32 (measured best at 1–2 cores).
+STRIP_ELEMENTS = 1 << 21
+# oneDNN runs a convolution with 3·r² = 12 output channels markedly faster when they are padded to a multiple of 16.
+_OUT_CHANNEL_MULTIPLE = 16
+_CL = torch.channels_last
+
+
+def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of the single convolution equal to ``bn(conv(x))`` with ``bn`` in eval mode."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    return conv.weight * scale[:, None, None, None], (bias - bn.running_mean) * scale + bn.bias
+
+
+def subpixel_conv_weight(weight: torch.Tensor, r: int) -> tuple[torch.Tensor, int]:
+    """Rewrite ``conv(PixelShuffle_r(z), weight, padding=k // 2)`` as ``PixelShuffle_r(conv(z, w', padding=p'))``.
+
+    ``weight`` (O, C, k, k) with k odd acts at the fine resolution. Output pixel (r·h + i, r·w + j), tap dy reads
+    fine row r·h + i + dy − k//2 = r·(h + q) + s, i.e. pre-shuffle channel c·r² + s·r + s_x at coarse row h + q. So
+    w' has shape (O·r², C·r², K, K), its output channel o·r² + i·r + j being output phase (i, j) of channel o,
+    K = 2·ceil((k//2) / r) + 1, and zero padding p' = K // 2 equals the original zero padding exactly.
+    Returns (w', p').
+    """
+    o, c, k, k2 = weight.shape
+    if k != k2 or k % 2 == 0:
+        raise ValueError(f"expected a square odd kernel, got {k}×{k2}")
+    pad = k // 2
+    p = -((-pad) // r)  # ceil(pad / r): reach in coarse pixels on each side
+    out = weight.new_zeros(o, r, r, c, r, r, 2 * p + 1, 2 * p + 1)  # o, i, j, c, s_y, s_x, q_y, q_x
+    for i, j, dy, dx in itertools.product(range(r), range(r), range(k), range(k)):
+        ay, ax = i + dy - pad, j + dx - pad
+        out[:, i, j, :, ay % r, ax % r, ay // r + p, ax // r + p] = weight[:, :, dy, dx]
+    return out.reshape(o * r * r, c * r * r, 2 * p + 1, 2 * p + 1), p
+
+
+def strip_rows(channels: int, width: int) -> int:
+    """Rows of the last block's input per strip: ``STRIP_ELEMENTS`` of its (channels, rows, width) map, at least 8."""
+    return max(8, STRIP_ELEMENTS // max(1, channels * width))
+
+
+def _rows(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """Rows [start, stop) of ``x`` (N, C, H, W), zeros where they fall outside [0, H): a conv's zero padding."""
+    height = x.shape[2]
+    lo, hi = max(start, 0), min(stop, height)
+    if lo == start and hi == stop:
+        return x[:, :, lo:hi]
+    return F.pad(x[:, :, lo:hi], (0, 0, lo - start, stop - hi))
+
+
+class _Conv(nn.Module):
+    """A frozen convolution, optionally followed by a per-channel PReLU (slopes as given, one per output channel)."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, slope: torch.Tensor | None = None) -> None:
+        super().__init__()
+        # Buffers, not parameters: nothing here is trained, and persistent=False keeps the graph out of state_dict.
+        self.register_buffer("weight", weight.detach().clone().contiguous(memory_format=_CL), persistent=False)
+        self.register_buffer("bias", bias.detach().clone(), persistent=False)
+        self.register_buffer("slope", None if slope is None else slope.detach().clone(), persistent=False)
+        self.padding = weight.shape[-1] // 2
+
+    def forward(self, x: torch.Tensor, padding: int | tuple[int, int] | None = None) -> torch.Tensor:
+        y = F.conv2d(x, self.weight, self.bias, padding=self.padding if padding is None else padding)
+        return y if self.slope is None else F.prelu(y, self.slope)
+
+
+class _Residual(nn.Module):
+    """conv → PReLU → conv, BatchNorms folded, plus the identity."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.conv1 = _Conv(*fold_batchnorm(block.conv1, block.bn1), block.act.weight)
+        self.conv2 = _Conv(*fold_batchnorm(block.conv2, block.bn2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.conv1(x)).add_(x)
+
+
+class _Upsample(nn.Module):
+    """Conv to 4·C channels → PReLU (slopes repeated ×4, before the shuffle) → PixelShuffle ×2."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.conv = _Conv(block.conv.weight, block.conv.bias, block.act.weight.repeat_interleave(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(self.conv(x), 2)
+
+
+class _LastStage(nn.Module):
+    """The last upsampling block fused with the 9×9 output convolution, run in strips of rows.
+
+    For output rows (at this stage's input resolution) [a, b): the sub-pixel tail reads the pre-shuffle map z at rows
+    [a − p, b + p), zero outside the image; z at row t reads input rows t − 1 … t + 1, zero outside the image.
+    """
+
+    def __init__(self, block: nn.Module, tail: nn.Conv2d) -> None:
+        super().__init__()
+        self.up = _Conv(block.conv.weight, block.conv.bias, block.act.weight.repeat_interleave(4))
+        w, self.reach = subpixel_conv_weight(tail.weight, 2)
+        self.n_out = w.shape[0]
+        padded = math.ceil(self.n_out / _OUT_CHANNEL_MULTIPLE) * _OUT_CHANNEL_MULTIPLE
+        b = tail.bias.repeat_interleave(4)
+        self.tail = _Conv(F.pad(w, (0, 0, 0, 0, 0, 0, 0, padded - self.n_out)), F.pad(b, (0, padded - self.n_out)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, height, width = x.shape
+        out = torch.empty((n, self.n_out // 4, 2 * height, 2 * width), dtype=torch.float32, device=x.device)
+        step, p = strip_rows(4 * c, width), self.reach
+        for i, a in itertools.product(range(n), range(0, height, step)):
+            b = min(a + step, height)
+            za, zb = max(a - p, 0), min(b + p, height)  # rows of z inside the image
+            z = self.up(_rows(x[i : i + 1], za - 1, zb + 1), padding=(0, 1))
+            y = self.tail(_rows(z, a - p - za, b + p - za), padding=(0, p))[0, : self.n_out]
+            # y: (3·4, b − a, width), channel o·4 + i·2 + j is output channel o at sub-pixel (i, j)
+            out[i, :, 2 * a : 2 * b].view(-1, b - a, 2, width, 2).copy_(
+                y.view(-1, 2, 2, b - a, width).permute(0, 3, 1, 4, 2))
+        return out
+
+
+class FastGenerator(nn.Module):
+    """Inference-only SRResNet equal to a ``Generator`` in eval mode (see the module docstring).
+
+    Tensor contract: LR RGB float (N, 3, H, W) in [0, 1], any dtype and layout, on the weights' device → float32
+    (N, 3, s·H, s·W), NCHW contiguous, nominally in [−1, 1]; computed in ``dtype`` (None or float32: fp32).
+    Run it without autocast: the precision is already fixed.
+    """
+
+    def __init__(self, g: Generator, dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        self.config = g.config
+        self.dtype = dtype or torch.float32
+        with torch.no_grad():
+            self.head = _Conv(g.head[0].weight, g.head[0].bias, g.head[1].weight)
+            self.body = nn.Sequential(*(_Residual(b) for b in g.body))
+            self.body_tail = _Conv(*fold_batchnorm(g.body_tail[0], g.body_tail[1]))
+            self.upsample = nn.Sequential(*(_Upsample(b) for b in g.upsample[:-1]))
+            self.last = _LastStage(g.upsample[-1], g.tail)
+        self.to(self.dtype)
+
+    @property
+    def scale(self) -> int:
+        return self.config.scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(x.to(self.dtype, memory_format=_CL))
+        y = self.body_tail(self.body(h)).add_(h)
+        return self.last(self.upsample(y))
+
+
+def optimize_for_inference(g: Generator, dtype: torch.dtype | None = None) -> FastGenerator:
+    """The inference graph of ``g`` (weights copied, on ``g``'s device), computing in ``dtype`` (None: fp32)."""
+    return FastGenerator(g.eval(), dtype).eval()

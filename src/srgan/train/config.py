@@ -1,0 +1,143 @@
+"""Training configuration: one frozen dataclass, filled from paper defaults ← checkpoint ← TOML ← CLI flags."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from srgan.errors import SrganError
+
+PHASES = ("srresnet", "srgan")
+CONTENT_LOSSES = ("vgg54", "vgg22", "mse")
+# Settings that define the network or the run's meaning: a resumed run must not change them.
+FIXED_ON_RESUME = ("phase", "scale", "blocks", "channels", "patch", "batch", "seed", "content", "data")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """'8h', '30m', '90s', '1h30m' or a number of seconds → seconds."""
+    if isinstance(text, int | float):
+        return float(text)
+    s = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return float(s)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhd])", s)
+    if not parts or "".join(n + u for n, u in parts) != s:
+        raise SrganError(f"bad duration {text!r} (use e.g. 90s, 30m, 8h, 1h30m)")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def parse_every(text: str | int) -> tuple[int | None, float | None]:
+    """A save interval: a step count ('1000') or a duration ('10m') → (steps, seconds)."""
+    if isinstance(text, int) or str(text).strip().isdigit():
+        return int(text), None
+    return None, parse_duration(str(text))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs. Defaults are the paper's (Ledig et al. 2017, Sec. 3.2)."""
+
+    out: str = "runs/srgan"
+    phase: str = "srresnet"
+    data: tuple[str, ...] = ()
+    val: tuple[str, ...] = ()
+    init: str | None = None
+    scale: int = 4
+    blocks: int = 16
+    channels: int = 64
+    batch: int = 16
+    patch: int = 96
+    lr: float | None = None  # None: 1e-4 (both phases)
+    steps: int | None = None  # None: 1e6 for srresnet, 2e5 for srgan
+    milestones: tuple[int, ...] | None = None  # lr × gamma at these steps; None: srgan decays at 1e5
+    gamma: float = 0.1
+    content: str = "vgg54"
+    adv_weight: float = 1e-3
+    vgg_weights: str | None = None
+    workers: int = 2
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    max_time: str | None = None
+    save_every: str = "10m"
+    keep: int = 3
+    log_every: int = 100
+    preview_every: int = 1000
+    val_every: int = 5000
+    max_nonfinite: int = 20
+    extra_metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.phase not in PHASES:
+            raise SrganError(f"--phase must be one of {', '.join(PHASES)}, got {self.phase!r}")
+        if self.content not in CONTENT_LOSSES:
+            raise SrganError(f"--content must be one of {', '.join(CONTENT_LOSSES)}, got {self.content!r}")
+        if self.patch % self.scale:
+            raise SrganError(f"--patch {self.patch} must be divisible by --scale {self.scale}")
+        if self.phase == "srgan" and self.patch % 16:
+            raise SrganError(f"--patch {self.patch} must be a multiple of 16 for the discriminator")
+        if not self.data:
+            raise SrganError("no training data: pass --data DIR [DIR ...]")
+        if self.max_time is not None:
+            parse_duration(self.max_time)
+        parse_every(self.save_every)
+
+    @property
+    def learning_rate(self) -> float:
+        return 1e-4 if self.lr is None else self.lr
+
+    @property
+    def total_steps(self) -> int:
+        if self.steps is not None:
+            return self.steps
+        return 1_000_000 if self.phase == "srresnet" else 200_000
+
+    @property
+    def lr_milestones(self) -> tuple[int, ...]:
+        if self.milestones is not None:
+            return self.milestones
+        return (100_000,) if self.phase == "srgan" else ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in ("data", "val", "milestones") and value is not None:
+        return tuple(value) if isinstance(value, list | tuple) else (value,)
+    return value
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file holding the same keys as the CLI flags (dashes or underscores)."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise SrganError(f"cannot read config ({e})", path) from e
+    known = {f.name for f in fields(TrainConfig)}
+    values = {k.replace("-", "_"): v for k, v in raw.items()}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SrganError(f"unknown keys {unknown}", path)
+    return values
+
+
+def build_config(cli: dict[str, Any], toml: dict[str, Any] | None = None,
+                 saved: dict[str, Any] | None = None) -> TrainConfig:
+    """Merge paper defaults ← saved run config ← TOML ← explicitly given CLI flags (None = not given)."""
+    merged: dict[str, Any] = {}
+    for layer in (saved or {}, toml or {}, {k: v for k, v in cli.items() if v is not None}):
+        merged |= {k: _coerce(k, v) for k, v in layer.items()}
+    if saved:
+        changed = [k for k in FIXED_ON_RESUME if k in merged and _coerce(k, saved.get(k)) != merged[k]]
+        if changed:
+            raise SrganError(f"cannot change {', '.join(changed)} when resuming run {merged.get('out')}: "
+                             "start a new --out instead")
+    return TrainConfig(**merged)
+
+

@@ -1,0 +1,107 @@
+"""PSNR-Y / SSIM-Y against direct, slow restatements of the published formulas."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from srgan.metrics import psnr_y, rgb_to_y, ssim_y
+
+
+def _y_slow(img: np.ndarray) -> np.ndarray:
+    """MATLAB rgb2ycbcr's luma on [0, 1] doubles, rescaled to 0–255, pixel by pixel."""
+    h, w = img.shape[:2]
+    out = np.empty((h, w))
+    for i in range(h):
+        for j in range(w):
+            r, g, b = (float(v) / 255 for v in img[i, j])
+            out[i, j] = 16 + 65.481 * r + 128.553 * g + 24.966 * b
+    return out
+
+
+def _ssim_slow(a: np.ndarray, b: np.ndarray) -> float:
+    """Wang et al.'s SSIM with an explicit 11×11 Gaussian window (σ = 1.5), evaluated wherever it fits."""
+    t = np.arange(11) - 5
+    win = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * 1.5**2))
+    win /= win.sum()
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    values = []
+    for i in range(a.shape[0] - 10):
+        for j in range(a.shape[1] - 10):
+            pa, pb = a[i:i + 11, j:j + 11], b[i:i + 11, j:j + 11]
+            ma, mb = (win * pa).sum(), (win * pb).sum()
+            va, vb = (win * (pa - ma) ** 2).sum(), (win * (pb - mb) ** 2).sum()
+            cov = (win * (pa - ma) * (pb - mb)).sum()
+            values.append((2 * ma * mb + c1) * (2 * cov + c2) / ((ma**2 + mb**2 + c1) * (va + vb + c2)))
+    return float(np.mean(values))
+
+
+@pytest.fixture
+def pair() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (22, 19, 3), dtype=np.uint8)
+    noise = rng.integers(-20, 21, hr.shape)
+    return np.clip(hr.astype(int) + noise, 0, 255).astype(np.uint8), hr
+
+
+def test_y_constants() -> None:
+    img = np.array([[[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255]]], dtype=np.uint8)
+    np.testing.assert_allclose(rgb_to_y(img)[0], [16, 235, 16 + 65.481, 16 + 128.553, 16 + 24.966], atol=1e-12)
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    np.testing.assert_allclose(rgb_to_y(img), _y_slow(img), atol=1e-10)
+
+
+def test_psnr_matches_direct_formula(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    sr, hr = pair
+    d = _y_slow(sr)[3:-3, 3:-3] - _y_slow(hr)[3:-3, 3:-3]
+    expected = 10 * math.log10(255**2 / (d**2).mean())
+    assert psnr_y(sr, hr, crop=3) == pytest.approx(expected, abs=1e-10)
+
+
+def test_psnr_of_a_uniform_offset_is_closed_form() -> None:
+    hr = np.full((10, 10, 3), 100, dtype=np.uint8)
+    sr = hr + 5  # every channel +5 → Y differs by 5 · 219/255 everywhere
+    assert psnr_y(sr, hr, crop=0) == pytest.approx(20 * math.log10(255 / (5 * 219 / 255)), abs=1e-10)
+
+
+def test_crop_removes_the_border() -> None:
+    hr = np.full((12, 12, 3), 50, dtype=np.uint8)
+    sr = hr.copy()
+    sr[:2] = 0  # damage only the top two rows
+    assert psnr_y(sr, hr, crop=2) == math.inf
+    assert psnr_y(sr, hr, crop=1) < 40
+
+
+def test_ssim_matches_direct_formula(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    sr, hr = pair
+    expected = _ssim_slow(_y_slow(sr)[2:-2, 2:-2], _y_slow(hr)[2:-2, 2:-2])
+    assert ssim_y(sr, hr, crop=2) == pytest.approx(expected, abs=1e-10)
+    assert 0 < expected < 1
+
+
+def test_identical_images() -> None:
+    img = np.random.default_rng(2).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    assert psnr_y(img, img, crop=1) == math.inf
+    assert ssim_y(img, img, crop=1) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_grayscale_is_rgb_with_equal_channels(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    sr, hr = pair[0][..., 1], pair[1][..., 1]
+    rgb = lambda g: np.repeat(g[..., None], 3, axis=2)  # noqa: E731
+    assert psnr_y(sr, hr, 2) == pytest.approx(psnr_y(rgb(sr), rgb(hr), 2), abs=1e-10)
+    assert ssim_y(sr, hr, 2) == pytest.approx(ssim_y(rgb(sr), rgb(hr), 2), abs=1e-12)
+
+
+def test_bad_arguments() -> None:
+    a = np.zeros((16, 16, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="differ in shape"):
+        psnr_y(a, a[:15], 0)
+    with pytest.raises(ValueError, match="border crop"):
+        psnr_y(a, a, 8)
+    with pytest.raises(ValueError, match="11×11"):
+        ssim_y(a, a, 3)
+    with pytest.raises(TypeError, match="uint8"):
+        psnr_y(a.astype(np.float32), a.astype(np.float32), 0)

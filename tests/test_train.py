@@ -1,0 +1,273 @@
+"""Training loop behaviour on tiny models and images: phases, resume, signals, atomicity, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srgan import weights
+from srgan.cli import main
+from srgan.train import checkpoint
+from srgan.train.config import parse_duration
+
+from .conftest import tiny_generator, write_vgg19
+
+TINY = ["--blocks", "1", "--channels", "8", "--scale", "2", "--batch", "2", "--patch", "16", "--workers", "0",
+        "--precision", "fp32", "--log-every", "1", "--preview-every", "1000", "--val-every", "1000"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """Four smooth-ish 40×40 RGB images (learnable: the loss must be able to go down)."""
+    d = tmp_path / "data"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:40, 0:40]
+    for i in range(4):
+        img = np.stack([np.sin(xx / (3 + i)) , np.cos(yy / (4 + i)), np.sin((xx + yy) / 7)], -1) * 100 + 128
+        img += rng.normal(0, 4, img.shape)
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(d / f"img{i}.png")
+    return d
+
+
+def records(run: Path, kind: str = "train") -> list[dict]:
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["kind"] == kind]
+
+
+def cli(*args: str) -> subprocess.Popen[str]:
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "srgan.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_srresnet_phase_learns_and_writes_outputs(tmp_path: Path, data_dir: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data", str(data_dir), "--val", str(data_dir), *TINY,
+                 "--steps", "60", "--lr", "2e-3", "--save-every", "20", "--preview-every", "30",
+                 "--val-every", "30"]) == 0
+    losses = [r["g"] for r in records(run)]
+    assert len(losses) == 60
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    assert [p.name for p in checkpoint.list_checkpoints(run)] == [
+        "step_00000020.pt", "step_00000040.pt", "step_00000060.pt"]
+    assert (run / "latest").read_text().strip() == "checkpoints/step_00000060.pt"
+    assert sorted(p.name for p in (run / "previews").iterdir()) == ["step_0000030.png", "step_0000060.png"]
+    with Image.open(run / "previews" / "step_0000030.png") as grid:
+        assert grid.width > 4 * 32  # four columns of 32-px HR crops
+    vals = records(run, "val")
+    assert [v["step"] for v in vals] == [30, 60]
+    g = weights.load(run / "generator.safetensors")
+    meta = weights.read_metadata(run / "generator.safetensors")
+    assert meta["training"]["steps"] == 60 and meta["training"]["phase"] == "srresnet"
+    assert g.config.scale == 2 and g.config.n_blocks == 1
+    assert (run / "generator_best.safetensors").is_file()
+    log = (run / "train.log").read_text()
+    assert "stopped at step 60 (steps)" in log
+
+
+def test_srgan_phase_alternates_d_and_g(tmp_path: Path, data_dir: Path) -> None:
+    init = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "init.safetensors")
+    vgg = write_vgg19(tmp_path / "vgg19.pth")
+    run = tmp_path / "gan"
+    assert main(["train", "--phase", "srgan", "--init", str(init), "--vgg-weights", str(vgg), "--content", "vgg22",
+                 "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "6", "--save-every", "6"]) == 0
+    recs = records(run)
+    assert len(recs) == 6 and all({"d", "content", "adv", "g"} <= set(r) for r in recs)
+    for r in recs:
+        assert r["g"] == pytest.approx(r["content"] + 1e-3 * r["adv"], rel=1e-5)
+    state = checkpoint.load(checkpoint.list_checkpoints(run)[-1])
+    # One Adam step each per training step: D and G alternate with k = 1, each with its own optimiser.
+    assert {int(s["step"]) for s in state["opt_d"]["state"].values()} == {6}
+    assert {int(s["step"]) for s in state["opt_g"]["state"].values()} == {6}
+    init_g = weights.load(init).state_dict()
+    assert not torch.equal(state["generator"]["tail.weight"], init_g["tail.weight"])
+
+
+def test_resume_gives_the_same_losses(tmp_path: Path, data_dir: Path) -> None:
+    full, part = tmp_path / "full", tmp_path / "part"
+    common = ["--data", str(data_dir), *TINY, "--lr", "1e-3", "--save-every", "5"]
+    assert main(["train", "--out", str(full), *common, "--steps", "12"]) == 0
+    assert main(["train", "--out", str(part), *common, "--steps", "7"]) == 0
+    assert main(["train", "--out", str(part), "--resume", "--steps", "12"]) == 0
+    a = [r["g"] for r in records(full)]
+    b = [r["g"] for r in records(part)]
+    assert [r["step"] for r in records(part)] == list(range(1, 13))
+    assert a == b  # bit-identical: same data for each step, restored optimiser, BN and RNG state
+    ga, gb = weights.load(full / "generator.safetensors"), weights.load(part / "generator.safetensors")
+    for (k, x), y in zip(ga.state_dict().items(), gb.state_dict().values(), strict=True):
+        assert torch.equal(x, y), k
+
+
+def test_resume_refuses_changed_architecture(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "2", "--save-every", "2"]) == 0
+    assert main(["train", "--out", str(run), "--patch", "24", "--steps", "4"]) == 2
+    assert "cannot change patch when resuming" in capsys.readouterr().err
+
+
+def test_resume_without_run_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "no checkpoint to resume from" in capsys.readouterr().err
+
+
+def test_corrupt_newest_checkpoint_falls_back(tmp_path: Path, data_dir: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "4", "--save-every", "2"]) == 0
+    newest = checkpoint.list_checkpoints(run)[-1]
+    newest.write_bytes(newest.read_bytes()[:1000])
+    with pytest.warns(UserWarning, match=r"step_00000004\.pt: unreadable checkpoint.*previous"):
+        state = checkpoint.load_latest(run)
+    assert state is not None and state["step"] == 2
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "ckpt.pt"
+    target.write_bytes(b"old complete file")
+
+    def interrupted(tmp: str) -> None:
+        Path(tmp).write_bytes(b"half of a new fi")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.atomic_write(target, interrupted)
+    assert target.read_bytes() == b"old complete file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+
+
+def _wait_for_step(run: Path, step: int, proc: subprocess.Popen[str], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if (run / "metrics.jsonl").exists() and any(r["step"] >= step for r in records(run)):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"step {step} not reached")
+
+
+def test_sigterm_checkpoints_and_exits_zero(tmp_path: Path, data_dir: Path) -> None:
+    run = tmp_path / "run"
+    proc = cli("train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "100000",
+               "--save-every", "100000")
+    _wait_for_step(run, 3, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    state = checkpoint.load_latest(run)
+    assert state is not None and state["step"] >= 3
+    assert "(SIGTERM)" in out
+    assert (run / "generator.safetensors").is_file()
+
+
+def test_kill_9_then_resume(tmp_path: Path, data_dir: Path) -> None:
+    run = tmp_path / "run"
+    proc = cli("train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "100000", "--save-every", "3")
+    _wait_for_step(run, 8, proc)
+    proc.kill()
+    proc.communicate()
+    saved = checkpoint.list_checkpoints(run)
+    assert saved and all(p.name.startswith("step_") for p in saved)
+    assert not [p for p in (run / "checkpoints").iterdir() if p not in saved]  # no partial/temp files
+    last = checkpoint.load_latest(run)
+    assert last is not None
+    resumed = cli("train", "--out", str(run), "--steps", str(last["step"] + 2))
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert f"resumed from step {last['step']}" in out
+    assert f"stopped at step {last['step'] + 2} (steps)" in out
+
+
+def test_max_time_is_honoured(tmp_path: Path, data_dir: Path) -> None:
+    run = tmp_path / "run"
+    t0 = time.monotonic()
+    assert main(["train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "10000000",
+                 "--max-time", "3s"]) == 0
+    assert time.monotonic() - t0 < 60
+    assert "(max-time)" in (run / "train.log").read_text()
+    assert checkpoint.load_latest(run) is not None
+
+
+def test_bad_images_are_skipped_and_counted(tmp_path: Path, data_dir: Path) -> None:
+    (data_dir / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (data_dir / "tiny.png").write_bytes(b"")
+    Image.new("RGB", (8, 8)).save(data_dir / "small.png")
+    run = tmp_path / "run"
+    with pytest.warns(UserWarning):
+        assert main(["train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "2"]) == 0
+    log = (run / "train.log").read_text()
+    assert "skipped 3 unusable image(s)" in log
+    assert "broken.png" in log and "small.png" in log
+
+
+def test_nonfinite_losses_stop_the_run(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    code = main(["train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "200", "--lr", "1e12",
+                 "--max-nonfinite", "3"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "3 non-finite losses in a row" in err and len(err.strip().splitlines()) == 1
+
+
+def test_toml_config(tmp_path: Path, data_dir: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f'data = ["{data_dir}"]\nsteps = 3\nblocks = 1\nchannels = 8\nscale = 2\nbatch = 2\npatch = 16\n'
+                   'workers = 0\nprecision = "fp32"\nlog-every = 1\n')
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--config", str(cfg), "--steps", "2"]) == 0  # flags beat TOML
+    assert json.loads((run / "config.json").read_text())["steps"] == 2
+    cfg.write_text("stepz = 3\n")
+    assert main(["train", "--out", str(tmp_path / "other"), "--config", str(cfg)]) == 2
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("90s") == 90 and parse_duration("30m") == 1800 and parse_duration("1h30m") == 5400
+    assert parse_duration("8h") == 8 * 3600 and parse_duration("12") == 12
+
+
+def test_ddp_two_processes_equal_one(tmp_path: Path, data_dir: Path) -> None:
+    """2 gloo processes × batch 2 must match 1 process × batch 4: same data, global BN statistics, mean grads."""
+    base = ["--data", str(data_dir), "--blocks", "1", "--channels", "8", "--scale", "2", "--patch", "16",
+            "--workers", "0", "--precision", "fp32", "--steps", "3", "--lr", "1e-3", "--log-every", "1"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "srgan.cli", "train", "--out", str(one), "--batch", "4", *base],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}",
+                        "--master_addr=127.0.0.1",
+                        "-m", "srgan.cli", "train", "--out", str(two), "--batch", "2", *base],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ga, gb = weights.load(one / "generator.safetensors"), weights.load(two / "generator.safetensors")
+    a, b = ga.state_dict(), gb.state_dict()
+    # A conv bias right before BatchNorm has an exactly-zero true gradient (BN subtracts the mean), so Adam turns
+    # rounding noise into ±lr steps there; it and the running mean it shifts cancel out in the output.
+    cancelled = re.compile(r"(body\.\d+\.conv\d|body_tail\.0)\.bias|.*running_mean")
+    for k in a:
+        if not cancelled.fullmatch(k):
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6, msg=k)
+    x = torch.rand(2, 3, 12, 12)
+    with torch.no_grad():  # batch statistics: the pre-BN biases cancel exactly
+        torch.testing.assert_close(ga.train()(x), gb.train()(x), rtol=1e-4, atol=1e-5)
+    initial = tiny_generator(scale=2, n_blocks=1, channels=8).state_dict()["tail.weight"]
+    assert not torch.equal(a["tail.weight"], initial)
