@@ -18,8 +18,13 @@ test: setup
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest
 
+# MODEL=path/to/weights.safetensors tries another model; the default is the shipped one.
 demo: setup
-	$(BIN)/srgan demo --out out
+	$(BIN)/srgan upscale examples/coffee.png -o out/ --overwrite $(if $(MODEL),--model $(MODEL))
+	$(BIN)/srgan report examples/coffee.png --sr-dir out --hr examples/coffee_hr.png -o out/report.html --overwrite
+	@echo
+	@echo "upscaled photo: out/coffee_x4.png  (input: examples/coffee.png, 150x100)"
+	@echo "report:         out/report.html    (open it in a browser: slider, zoomed crops, PSNR/SSIM vs the original)"
 
 bench: setup
 	$(BIN)/python benchmarks/upscale.py

@@ -49,11 +49,13 @@ def test_subpixel_conv_weight_rejects_even_kernels() -> None:
 def test_fp32_graph_equals_training_graph(monkeypatch: pytest.MonkeyPatch, scale: int, n_blocks: int,
                                           channels: int, shape: tuple[int, ...]) -> None:
     g = tiny_generator(scale, n_blocks, channels, seed=scale + n_blocks)
+    with torch.no_grad():
+        g.tail.weight.mul_(20)  # outputs of order 1, so the absolute tolerance is a relative one too
     net = optimize_for_inference(g)
     x = torch.rand(shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = g(x)
-        assert expected.std() > 0.02  # BN statistics and PReLU slopes are not trivial
+        assert expected.std() > 0.1
         whole = net(x)
         monkeypatch.setattr(fast, "STRIP_ELEMENTS", 1)  # strips of 8 rows: several strips, a short last one
         strips = net(x)
@@ -73,13 +75,14 @@ def test_bf16_graph_matches_fp32_within_autocast_error() -> None:
     g = tiny_generator(4, 2, 16, seed=5)
     x = torch.rand(1, 3, 12, 10, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
+        g.tail.weight.mul_(20)  # outputs of order 1
         exact = g.double()(x.double()).float()
         g.float()
         with torch.autocast("cpu", dtype=torch.bfloat16):
             autocast_err = (g(x).float() - exact).abs().max().item()
         y = optimize_for_inference(g, torch.bfloat16)(x)
     assert y.dtype == torch.float32
-    assert 0 < (y - exact).abs().max().item() <= 2 * autocast_err + 1e-3
+    assert 0 < (y - exact).abs().max().item() <= 1.5 * autocast_err < 0.05
 
 
 def _set5_like() -> list[np.ndarray]:
@@ -91,11 +94,10 @@ def test_bf16_default_path_psnr_within_0_01_db_of_fp32() -> None:
     """The issue's quality bar: PSNR-Y of the bf16 path through ``Upscaler`` within 0.01 dB of fp32."""
     model = weights.load(DATA / "tiny_x4.safetensors")
     fp32, bf16 = (Upscaler(model, device="cpu", precision=p, tile=0) for p in ("fp32", "bf16"))
-    gains = []
     for hr in _set5_like():
         lr = imresize(hr, 1 / 4)
-        bicubic = psnr_y(imresize(lr, 4), hr, crop=4)
-        p32, p16 = psnr_y(fp32.upscale(lr), hr, crop=4), psnr_y(bf16.upscale(lr), hr, crop=4)
+        sr32, sr16 = fp32.upscale(lr), bf16.upscale(lr)
+        assert (sr32 != sr16).any()  # the bf16 path really ran in bf16
+        p32, p16 = psnr_y(sr32, hr, crop=4), psnr_y(sr16, hr, crop=4)
+        assert p32 > 22  # a trained reconstruction (random weights give about 17 dB), so the comparison means something
         assert abs(p16 - p32) <= 0.01, (p16, p32)
-        gains.append(p32 - bicubic)
-    assert min(gains) > 0.3  # a real (if small) SR model: it beats bicubic, so the comparison means something

@@ -280,7 +280,7 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         (tmp_path / name).write_bytes(data)
         out[name] = (tmp_path / name, message)
     out["bomb.png"] = (png_with_size(tmp_path / "bomb.png", 100_000, 100_000), "over the limit of 50,000,000")
-    out["zero.png"] = (png_with_size(tmp_path / "zero.png", 0, 5), "")
+    out["zero.png"] = (png_with_size(tmp_path / "zero.png", 0, 5), "not an image file")  # Pillow refuses 0×N
     out["missing.png"] = (tmp_path / "missing.png", "no such file")
     return out
 

@@ -34,6 +34,7 @@ from srgan.data.degrade import imresize
 from srgan.errors import SrganError
 from srgan.imageio import Picture
 from srgan.models import Generator
+from srgan.models.fast import optimize_for_inference
 
 ALPHA_MODES = ("bicubic", "model")
 # Working memory for tiles on a CPU: a quarter of what is free, at most this much. Larger tiles waste less
@@ -50,8 +51,9 @@ def load_model(name_or_path: str | Path | None = None, device: str | torch.devic
 
 
 def _inference_network(model: Generator, dtype: torch.dtype | None) -> nn.Module:
-    """The module that runs the tiles: the generator in eval mode, channels_last for reduced precision."""
-    return model.eval().to(memory_format=runtime.memory_format(dtype))
+    """The module that runs the tiles: the generator's inference graph (BatchNorm folded, fused upsampling, strips),
+    computing in ``dtype`` (None: fp32) with weights converted once; see ``srgan.models.fast``."""
+    return optimize_for_inference(model, dtype)
 
 
 class Upscaler:
@@ -59,7 +61,8 @@ class Upscaler:
 
     ``tile``: LR pixels per tile side, 0 for the whole image, or "auto" (the largest that fits in memory);
     ``overlap``: context pixels per tile side (default: the generator's receptive radius, which makes tiles
-    exact); ``batch``: tiles per forward pass; ``alpha``: "bicubic" or "model".
+    exact); ``batch``: tiles per forward pass; ``alpha``: "bicubic" or "model". The Upscaler takes ownership
+    of ``model`` (moved to ``device``, put in eval mode, possibly converted to channels_last).
     """
 
     def __init__(self, model: Generator, device: str | torch.device | None = None, precision: str | None = None,
@@ -112,7 +115,7 @@ class Upscaler:
                      progress: Callable[[int, int], None] | None = None) -> Path:
         """Read ``src``, upscale, write ``dst`` (format from its extension) atomically; returns ``dst``."""
         dst = Path(dst)
-        imageio.check_output(dst, overwrite)  # fail before the expensive part
+        imageio.prepare_output(dst, overwrite)  # fail before the expensive part
         picture = imageio.load(src, max_pixels)
         return imageio.save(self.upscale_picture(picture, progress), dst, overwrite)
 
@@ -125,8 +128,10 @@ class Upscaler:
         sr = self._super_resolve(color, progress)
         if picture.color.shape[2] == 1:
             sr = torch.einsum("c,nchw->nhw", torch.tensor(_LUMA), sr)[:, None]
+        out = _to_integer(sr, picture.color.dtype)
+        del sr  # the float result is the largest buffer: free it before the alpha pass
         alpha = None if picture.alpha is None else self._upscale_alpha(picture.alpha)
-        return Picture(_to_integer(sr, picture.color.dtype), alpha, picture.meta.scaled(self.scale))
+        return Picture(out, alpha, picture.meta.scaled(self.scale))
 
     def _upscale_alpha(self, alpha: np.ndarray) -> np.ndarray:
         if self.alpha == "bicubic":

@@ -106,7 +106,8 @@ def _eval(args: argparse.Namespace) -> int:
     json_path = Path(args.json) if args.json else None
     if json_path is not None and json_path.exists() and not args.overwrite:
         raise SrganError("already exists (pass --overwrite to replace it)", json_path)
-    if args.model == "bicubic":
+    name = args.model or weights.DEFAULT_MODEL
+    if name == "bicubic":
         scale = args.scale or 4
         upscale = partial(bicubic_upscale, scale=scale)
     else:
@@ -120,13 +121,13 @@ def _eval(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # skipped files are reported below, once, from the results
         results = evaluate(upscale, args.data, scale, save_dir=args.save, overwrite=args.overwrite)
-        baseline = (None if args.model == "bicubic"
+        baseline = (None if name == "bicubic"
                     else evaluate(partial(bicubic_upscale, scale=scale), args.data, scale))
     for r in results:
         for file, reason in r.skipped:
             print(f"srgan eval: warning: {file}: skipped ({reason})", file=sys.stderr)
 
-    print(f"model: {args.model}  scale: x{scale}  (PSNR-Y dB / SSIM-Y, border crop {scale})")
+    print(f"model: {name}  scale: x{scale}  (PSNR-Y dB / SSIM-Y, border crop {scale})")
     header = f"{'dataset':<16}{'images':>7}{'PSNR-Y':>10}{'SSIM-Y':>9}"
     print(header + (f"{'bicubic':>12}{'':>9}" if baseline else ""))
     for i, r in enumerate(results):
@@ -135,7 +136,7 @@ def _eval(args: argparse.Namespace) -> int:
             row += f"{baseline[i].psnr_y:>12.3f}{baseline[i].ssim_y:>9.4f}"
         print(row + (f"  ({len(r.skipped)} skipped)" if r.skipped else ""))
     if json_path is not None:
-        write_json(json_path, args.model, scale, results)
+        write_json(json_path, name, scale, results)
     return 0
 
 
@@ -144,7 +145,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                        description="Each HR image is mod-cropped to the scale, downscaled with MATLAB-exact bicubic, "
                                    "super-resolved and scored on the Y channel with a border crop of `scale` pixels. "
                                    "With a model, the bicubic baseline is shown alongside.")
-    p.add_argument("--model", required=True, help="a .safetensors generator, a shipped model name, or 'bicubic'")
+    p.add_argument("--model", help="a .safetensors generator, a shipped model name, or 'bicubic' "
+                   "(default: the shipped model)")
     p.add_argument("--data", nargs="+", required=True, help="folders of HR images (e.g. Set5 Set14)")
     p.add_argument("--scale", type=int, help="upscaling factor (bicubic: default 4; a model: must match its own)")
     p.add_argument("--json", help="write the results to this JSON file")
@@ -163,10 +165,11 @@ def _upscale(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from srgan import weights
+    from srgan import runtime, weights
     from srgan.api import Upscaler, plan_jobs
     from srgan.imageio import DEFAULT_MAX_PIXELS
 
+    runtime.configure_threads()
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels or None
     model = weights.load(weights.resolve(args.model))
     upscaler = Upscaler(model, args.device, args.precision, tile=args.tile, overlap=args.overlap,
@@ -280,6 +283,81 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_export)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from srgan import report
+
+    out = Path(args.output)
+    report.check_output(out, args.overwrite)  # fail before the expensive part
+    run = report.run_folder(args.inputs)
+    problems: list[str] = []
+    page: str | None
+    if run is not None:
+        if args.sr_dir or args.model or args.hr:
+            raise SrganError("--sr-dir, --model and --hr are for images, not for a training run folder", run)
+        page = report.run_report(run, previews=args.previews)
+    else:
+        if args.sr_dir:
+            source: report.ModelSR | Path = Path(args.sr_dir)
+            if not source.is_dir():
+                raise SrganError("--sr-dir: no such folder", source)
+        else:
+            from srgan import api, runtime, weights
+
+            runtime.configure_threads()
+            upscaler = api.load_model(weights.resolve(args.model), args.device, args.precision)
+            label = weights.DEFAULT_MODEL if args.model is None else str(args.model)
+            source = report.ModelSR(upscaler.upscale, upscaler.scale, label)
+        page, problems = report.image_report(args.inputs, source, args.hr, crops=args.crops)
+        if page is None:
+            print(f"srgan report: nothing to report ({len(problems)} inputs failed; no file written):", file=sys.stderr)
+            for line in problems:
+                print(f"  {line}", file=sys.stderr)
+            return 1
+    report.write_report(out, page, args.overwrite)
+    print(f"wrote {out} ({len(page) / 1e6:.1f} MB)")
+    if problems:
+        print(f"srgan report: {len(problems)} inputs left out (listed in the report too):", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report", help="a self-contained HTML page: SR vs bicubic (vs HR) for images, or curves for a training run",
+        description="Images: per LR image a before/after slider, the crops where SR and bicubic differ most "
+                    "(enlarged, nearest neighbour) and, with --hr, PSNR-Y/SSIM-Y (border crop = scale). SR comes "
+                    "from --sr-dir (results of `srgan upscale`) or is computed with --model. A training run folder "
+                    "(holding metrics.jsonl or train.log) gives loss/validation curves, preview grids, a summary and "
+                    "the config. The page works offline: images, CSS and JS are inline.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="LR image files, folders or globs; or one training run folder")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.html", help="the HTML file to write")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--sr-dir", metavar="DIR",
+                        help="folder of SR results named <stem>.* or <stem>_x<N>.* (e.g. srgan upscale -o DIR)")
+    source.add_argument("--model", help="compute SR with this .safetensors generator or shipped model name "
+                                        "(the default when --sr-dir is not given: the shipped model)")
+    p.add_argument("--hr", metavar="PATH", help="the HR image (one input) or a folder of them (<stem>.* or "
+                                                "<stem>_hr.*): enables PSNR-Y/SSIM-Y and the HR layer")
+    p.add_argument("--crops", type=_count, default=3, help="zoomed crops per image (3)")
+    p.add_argument("--previews", type=_count, default=4, help="training run: newest preview grids shown (4)")
+    p.add_argument("--device", default="auto", help="with --model: auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="with --model: auto (bf16 where native, else fp32)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT.html")
+    p.set_defaults(run=_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="srgan", description="SRGAN / SRResNet super-resolution: upscale, train, evaluate, export."
@@ -294,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_upscale(sub)
     _add_export(sub)
+    _add_report(sub)
     return parser
 
 

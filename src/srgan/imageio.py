@@ -4,7 +4,7 @@ Loading gives a ``Picture``: upright pixels (EXIF orientation applied) as uint8 
 apart, plus the metadata worth carrying to the output. Decisions, in one place:
 
 - Modes: grayscale (1, L, I;16, I) stays grayscale; palette, RGBX, YCbCr, LAB, HSV become RGB; anything with
-  transparency (alpha channel, palette or colour-key ``tRNS``) gains a separate alpha channel; CMYK becomes RGB
+  transparency (alpha channel, palette or 8-bit colour-key ``tRNS``) gains a separate alpha channel; CMYK becomes RGB
   through its embedded ICC profile (LittleCMS, to sRGB) or Pillow's plain formula when it has none.
 - Bit depth: 16-bit PNG and TIFF (any channel layout) are decoded with imagecodecs / tifffile, since Pillow keeps
   only 8 bits of 16-bit colour, and are written back at 16 bits to PNG and TIFF. JPEG, WebP and BMP hold 8 bits.
@@ -12,7 +12,8 @@ apart, plus the metadata worth carrying to the output. Decisions, in one place:
 - Metadata carried: ICC profile, EXIF (descriptive tags, the Exif and GPS sub-IFDs; orientation removed because
   the pixels are saved upright, pixel dimensions updated), resolution (scaled with the image so the physical size
   stays the same), PNG text chunks (PNG to PNG), XMP (JPEG/WebP to JPEG/WebP, orientation removed). TIFF
-  outputs (deflate-compressed) keep only the top-level EXIF tags; 16-bit TIFFs keep ICC and resolution.
+  outputs (deflate-compressed) keep only the top-level EXIF tags. 16-bit PNGs keep ICC, resolution, EXIF and
+  text; 16-bit TIFFs keep ICC and resolution.
 - JPEG has no alpha: an image with transparency written as JPEG is composited on white, with a warning.
 - Decompression bombs: Pillow's own guard is replaced by ``max_pixels`` (``--max-pixels``), checked from the
   header before any pixel is decoded.
@@ -167,11 +168,16 @@ def output_format(path: Path) -> str:
     return fmt
 
 
-def check_output(path: Path, overwrite: bool) -> str:
-    """The format ``path`` will be written in; raises if writing it would replace a file without ``overwrite``."""
+def prepare_output(path: Path, overwrite: bool) -> str:
+    """The format ``path`` will be written in, after creating its folder; raises if the folder cannot be made or
+    if writing would replace a file without ``overwrite`` (so callers can fail before expensive work)."""
     fmt = output_format(path)
     if not overwrite and path.exists():
         raise SrganError("output exists; pass --overwrite to replace it", path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SrganError(f"cannot write output ({e.strerror or e})", path) from e
     return fmt
 
 
@@ -179,11 +185,10 @@ def save(picture: Picture, path: str | Path, overwrite: bool = False) -> Path:
     """Write ``picture`` in the format of ``path``'s extension, atomically; refuses to replace a file unless
     ``overwrite``. Warns when the format cannot hold the picture (alpha in JPEG, 16 bits in JPEG/WebP/BMP)."""
     path = Path(path)
-    fmt = check_output(path, overwrite)
+    fmt = prepare_output(path, overwrite)
     write = _encoder(picture, fmt, path)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as f:
             write(f)
         os.replace(tmp, path)

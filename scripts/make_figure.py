@@ -1,0 +1,107 @@
+"""Make the README's comparison figure (docs/comparison.png) from the bundled example photo.
+
+One crop of the photo, side by side: the LR input (nearest neighbour, so its pixels show), bicubic, the model,
+and the original, all enlarged by the same integer factor without smoothing; under each its PSNR-Y on the whole
+image (benchmark protocol: Y channel, border crop = scale).
+
+Usage: python scripts/make_figure.py [--model NAME|WEIGHTS] [--crop X Y SIZE] [-o docs/comparison.png] [--overwrite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from srgan import api, weights
+from srgan.data.degrade import imresize
+from srgan.errors import SrganError
+from srgan.imageread import read_rgb8
+from srgan.metrics import psnr_y
+
+ROOT = Path(__file__).resolve().parent.parent
+PANEL = 320  # side of each panel, pixels
+PAD, LABEL_H = 12, 58
+# Labels are ASCII: Pillow's built-in font has no "×".
+BACKGROUND, TEXT, DIM = (255, 255, 255), (20, 20, 20), (95, 95, 95)
+
+
+def crop_box(x: int, y: int, size: int, scale: int, hr_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """The crop (x, y, size) in HR pixels snapped down to multiples of ``scale`` (so it is whole LR pixels) and
+    checked to lie inside the image."""
+    x, y, size = (v // scale * scale for v in (x, y, size))
+    h, w = hr_shape[:2]
+    if size < scale or x < 0 or y < 0 or x + size > w or y + size > h:
+        raise SrganError(f"--crop {x} {y} {size} does not fit in the {w}×{h} photo at ×{scale}")
+    return x, y, size
+
+
+def figure(lr: np.ndarray, panels: list[tuple[np.ndarray, str, str]], box: tuple[int, int, int], scale: int,
+           ) -> Image.Image:
+    """panels: (HR-sized uint8 image, title, subtitle); the LR input panel comes first, drawn from ``lr``."""
+    x, y, size = box
+    tiles = [Image.fromarray(lr[y // scale:(y + size) // scale, x // scale:(x + size) // scale])]
+    tiles += [Image.fromarray(img[y:y + size, x:x + size]) for img, _, _ in panels[1:]]
+    fig = Image.new("RGB", (len(tiles) * (PANEL + PAD) + PAD, PANEL + LABEL_H + 2 * PAD), BACKGROUND)
+    draw = ImageDraw.Draw(fig)
+    title, small = ImageFont.load_default(size=19), ImageFont.load_default(size=15)
+    for i, (tile, (_, name, detail)) in enumerate(zip(tiles, panels, strict=True)):
+        left = PAD + i * (PANEL + PAD)
+        fig.paste(tile.resize((PANEL, PANEL), Image.Resampling.NEAREST), (left, PAD))
+        centre = left + PANEL // 2
+        draw.text((centre, PAD + PANEL + 8), name, fill=TEXT, font=title, anchor="mt")
+        draw.text((centre, PAD + PANEL + 34), detail, fill=DIM, font=small, anchor="mt")
+    return fig
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", help="weights file or shipped model name (default: the shipped model)")
+    p.add_argument("--example", default=str(ROOT / "examples" / "coffee"),
+                   help="the example's path without extension: <EXAMPLE>.png is LR, <EXAMPLE>_hr.png the original")
+    p.add_argument("--crop", type=int, nargs=3, default=(312, 168, 160), metavar=("X", "Y", "SIZE"),
+                   help="the crop in original-image pixels (default: the spoon and the cup's rim)")
+    p.add_argument("-o", "--output", default=str(ROOT / "docs" / "comparison.png"))
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    args = p.parse_args(argv)
+    out = Path(args.output)
+    try:
+        if out.exists() and not args.overwrite:
+            raise SrganError("already exists (pass --overwrite to replace it)", out)
+        lr, hr = read_rgb8(f"{args.example}.png"), read_rgb8(f"{args.example}_hr.png")
+        model_path = weights.resolve(args.model)
+        upscaler = api.load_model(model_path)
+        scale = upscaler.scale
+        if hr.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale):
+            raise SrganError(f"the original is not ×{scale} the LR image", f"{args.example}_hr.png")
+        sr, bicubic = upscaler.upscale(lr), imresize(lr, scale)
+        name = args.model or weights.DEFAULT_MODEL
+        box = crop_box(*args.crop, scale, hr.shape)
+        panels = [(lr, f"input (nearest x{scale})", f"{lr.shape[1]} x {lr.shape[0]} pixels"),
+                  (bicubic, f"bicubic x{scale}", f"PSNR-Y {psnr_y(bicubic, hr, scale):.2f} dB"),
+                  (sr, f"srgan ({Path(name).stem if Path(name).suffix else name})",
+                   f"PSNR-Y {psnr_y(sr, hr, scale):.2f} dB"),
+                  (hr, "original", f"{hr.shape[1]} x {hr.shape[0]} pixels")]
+        fig = figure(lr, panels, box, scale)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
+        try:
+            fig.save(tmp, format="PNG", optimize=True)
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except SrganError as e:
+        print(f"make_figure: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} (crop x={box[0]} y={box[1]} size={box[2]}; PSNR-Y on the whole {hr.shape[1]}×{hr.shape[0]} "
+          f"image, border {scale})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
