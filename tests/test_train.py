@@ -19,6 +19,7 @@ from PIL import Image
 
 from srgan import weights
 from srgan.cli import main
+from srgan.fileio import atomic_write
 from srgan.train import checkpoint
 from srgan.train.config import parse_duration
 
@@ -142,12 +143,12 @@ def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
     target = tmp_path / "ckpt.pt"
     target.write_bytes(b"old complete file")
 
-    def interrupted(tmp: str) -> None:
-        Path(tmp).write_bytes(b"half of a new fi")
+    def interrupted(tmp: Path) -> None:
+        tmp.write_bytes(b"half of a new fi")
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        checkpoint.atomic_write(target, interrupted)
+        atomic_write(target, interrupted)
     assert target.read_bytes() == b"old complete file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
 

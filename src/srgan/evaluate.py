@@ -6,8 +6,6 @@ arrays, so the same code scores bicubic, a weight file, or the trainer's generat
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from PIL import Image
 from srgan.data.datasets import EvalPairs
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
+from srgan.fileio import atomic_write
 from srgan.metrics import psnr_y, ssim_y
 
 UpscaleFn = Callable[[np.ndarray], np.ndarray]
@@ -100,22 +99,11 @@ def results_json(model: str, scale: int, results: Sequence[DatasetResult]) -> di
 def write_json(path: str | Path, model: str, scale: int, results: Sequence[DatasetResult]) -> None:
     """Write :func:`results_json` to ``path`` (replacing it atomically)."""
     text = json.dumps(results_json(model, scale, results), indent=2) + "\n"
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def _save_png(img: np.ndarray, path: Path, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise SrganError("already exists (pass --overwrite to replace it)", path)
-    _atomic_write(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG"))
+    atomic_write(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG"))
 
-
-def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
-    """Write via a temporary file and a rename, so an interrupted run never leaves a truncated file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from srgan.fileio import atomic_write
 from srgan.imageread import read_rgb8
 
 _VERSION = "rgb8-v1"  # bump when read_rgb8's output for the same file changes
@@ -50,14 +50,7 @@ def decode_cached(source: str | Path, cache_dir: Path) -> tuple[Path, tuple[int,
     except (OSError, ValueError):
         pass  # absent or unreadable entry: decode again below
     img = read_rgb8(source)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{entry.stem}.", suffix=".npy", dir=cache_dir)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, img)
-        os.replace(tmp, entry)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write(entry, lambda tmp: np.save(tmp, img))
     return entry, (img.shape[0], img.shape[1])
 
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from srgan.errors import SrganError
+from srgan.fileio import atomic_write
 
 TORCHVISION_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
@@ -174,14 +175,12 @@ def resolve_weights(weights: str | Path | None) -> Path:
 
 def download(url: str, dest: Path, timeout: float = 30.0) -> Path:
     """Fetch ``url`` to ``dest`` atomically (temp file + rename); offline → a SrganError that says what to do."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
-    try:
+    def fetch(tmp: Path) -> None:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
             while chunk := response.read(1 << 20):
                 out.write(chunk)
-        os.replace(tmp, dest)
+
+    try:
+        return atomic_write(dest, fetch)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
-        tmp.unlink(missing_ok=True)
         raise SrganError(f"{_HELP} (download from {url} failed: {e})") from e
-    return dest

@@ -1,15 +1,13 @@
 """Training checkpoints: plain dicts of state dicts, counters, config and RNG states.
 
-Files are written atomically (temp file, fsync, rename, fsync of the folder), so a kill at any moment leaves
-either the previous set or the new complete file, never a partial one. ``RUN/latest`` names the newest file.
-Loading uses ``weights_only=True``: a checkpoint cannot execute code.
+Files are written with ``srgan.fileio.atomic_write`` (temp file, fsync, rename, fsync of the folder), so a kill
+at any moment leaves either the previous set or the new complete file, never a partial one.
+``RUN/latest`` names the newest file. Loading uses ``weights_only=True``: a checkpoint cannot execute code.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import numpy as np
 import torch
 
 from srgan.errors import SrganError
+from srgan.fileio import atomic_write
 
 FORMAT = "srgan-train-checkpoint"
 PREFIX = "step_"
@@ -47,25 +46,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then move the finished file onto ``path``; no partial file survives a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def checkpoint_dir(run: Path) -> Path:
     return run / "checkpoints"
 
@@ -78,8 +58,8 @@ def list_checkpoints(run: Path) -> list[Path]:
 def save(run: Path, state: dict[str, Any], step: int, keep: int) -> Path:
     """Write ``state`` as RUN/checkpoints/step_NNNNNNNN.pt, point RUN/latest at it, keep the newest ``keep``."""
     path = checkpoint_dir(run) / f"{PREFIX}{step:08d}.pt"
-    atomic_write(path, lambda tmp: torch.save({"format": FORMAT, **state}, tmp))
-    atomic_write(run / "latest", lambda tmp: Path(tmp).write_text(f"checkpoints/{path.name}\n"))
+    atomic_write(path, lambda tmp: torch.save({"format": FORMAT, **state}, tmp), durable=True)
+    atomic_write(run / "latest", lambda tmp: tmp.write_text(f"checkpoints/{path.name}\n"), durable=True)
     for old in list_checkpoints(run)[:-keep]:
         old.unlink(missing_ok=True)
     return path

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from srgan.train.checkpoint import atomic_write
+from srgan.fileio import atomic_write
 
 _LABEL_H = 14
 _PAD = 4

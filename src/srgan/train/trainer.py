@@ -31,6 +31,7 @@ from srgan.data.datasets import PatchDataset
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
 from srgan.evaluate import bicubic_upscale, evaluate
+from srgan.fileio import atomic_write
 from srgan.imageread import read_rgb8
 from srgan.metrics import psnr_y
 from srgan.models import Discriminator, Generator, VGG19Features
@@ -161,8 +162,7 @@ def train(config: TrainConfig) -> Path:
         (run / "previews").mkdir(parents=True, exist_ok=True)
     log = RunLog(run, world.is_main)
     if world.is_main:  # what a later `srgan train --out RUN` resumes with
-        checkpoint.atomic_write(run / "config.json",
-                                lambda tmp: Path(tmp).write_text(json.dumps(config.to_dict(), indent=1)))
+        atomic_write(run / "config.json", lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=1)))
     stop = StopFlag()
     stop.install()
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from srgan.errors import SrganError
+from srgan.fileio import atomic_write
 from srgan.models import Generator, GeneratorConfig
 
 FORMAT = "srgan-generator"
@@ -53,15 +52,7 @@ def save(model: Generator, path: str | Path, dtype: torch.dtype | None = None, *
         if dtype is not None and v.is_floating_point():
             v = v.to(dtype)
         tensors[k] = v.contiguous()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=header)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=header))
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
