@@ -47,15 +47,15 @@ def macs_per_lr_pixel(c: GeneratorConfig) -> int:
     return 81 * 3 * ch + (2 * c.n_blocks + 1) * 9 * ch * ch + up + 81 * ch * 3 * c.scale**2
 
 
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    """Shortest of ``repeat`` timed calls after one warm-up: the run least disturbed by other work."""
+def timed(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
     fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return time.perf_counter() - t
+
+
+def best_time(fn: Callable[[], object], repeat: int) -> float:
+    """Shortest of ``repeat`` timed calls (the caller warms up): the run least disturbed by other work."""
+    return min(timed(fn) for _ in range(repeat))
 
 
 def peak_rss_of(fn: Callable[[], object]) -> int:
@@ -75,6 +75,7 @@ def matmul_gflops(dtype: torch.dtype, n: int = 2048) -> tuple[float, int]:
     if dtype == torch.bfloat16 and not runtime.cpu_has_native_bf16():
         n = 512
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
     return 2 * n**3 / best_time(lambda: a @ b, 3) / 1e9, n
 
 
@@ -82,6 +83,7 @@ def conv_gflops(dtype: torch.dtype) -> float:
     x = torch.randn(16, 64, 96, 96, dtype=dtype).contiguous(memory_format=torch.channels_last)
     w = torch.randn(64, 64, 3, 3, dtype=dtype).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
+        F.conv2d(x, w, padding=1)
         return 2 * 16 * 96 * 96 * 64 * 64 * 9 / best_time(lambda: F.conv2d(x, w, padding=1), 2) / 1e9
 
 
@@ -94,14 +96,11 @@ class Row:
 
 
 def measure(path: str, size: tuple[int, int], fn: Callable[[], object], repeat: int) -> Row:
-    rss = peak_rss_of(fn)  # also the warm-up
-    return Row(path, size, best_time(fn, repeat - 1) if repeat > 1 else _once(fn), rss)
-
-
-def _once(fn: Callable[[], object]) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+    """Peak RSS from a first call, then the best of ``repeat`` timed calls; ``repeat`` 0 times that first call
+    (for runs of minutes, where one-time costs vanish)."""
+    first: list[float] = []
+    rss = peak_rss_of(lambda: first.append(timed(fn)))
+    return Row(path, size, best_time(fn, repeat) if repeat else first[0], rss)
 
 
 def onnx_session(model: Generator, folder: Path) -> Callable[[np.ndarray], object] | None:
@@ -185,48 +184,47 @@ def main() -> None:
     peer.load_state_dict(model.state_dict())
     up = Upscaler(model, device=device, precision="auto")
     fast = optimize_for_inference(model, dtype)
-    rows: list[Row] = []
+    peak = mm16 if dtype == torch.bfloat16 else mm32
     notes: list[str] = []
+    verdicts: list[str] = []
+    print(f"| path | input | output MP/s | model GFLOP/s | % bf16 matmul peak | % {default_name} matmul peak "
+          "| × peer | peak RSS |\n|---|---|---:|---:|---:|---:|---:|---:|", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         ort_run = onnx_session(peer, Path(tmp))
         if ort_run is None:
             notes.append("ONNX Runtime: not installed (pip install 'srgan[onnx]'), not measured")
         for w, h in sizes:
-            rng = np.random.default_rng(0)
-            img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            img = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
             x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div_(255)
-            big = w * h > 300_000
-            reps = 1 if big else args.repeat  # the peer takes minutes on a large image
-            with torch.inference_mode():
-                rows.append(measure("peer: fp32 NCHW eager", (w, h), lambda x=x: peer(x), reps))
-                if ort_run is not None:
-                    rows.append(measure("ONNX Runtime fp32", (w, h), lambda x=x: ort_run(x.numpy()), reps))
-                rows.append(measure(f"optimised graph {default_name}, whole image", (w, h), lambda x=x: fast(x),
-                                    args.repeat))
-            rows.append(measure(f"default: Upscaler.upscale ({default_name}, tile {up.tile_size()})", (w, h),
-                                lambda img=img: up.upscale(img), args.repeat))
+            # Runs of minutes on a large image are timed once (their first call); one-time costs vanish there.
+            reps = 0 if w * h > 300_000 else args.repeat
+            runs: list[tuple[str, Callable[[], object]]] = [("peer: fp32 NCHW eager", lambda x=x: peer(x))]
+            if ort_run is not None:
+                runs.append(("ONNX Runtime fp32", lambda x=x: ort_run(x.numpy())))
+            runs.append((f"optimised graph {default_name}, whole image", lambda x=x: fast(x)))
+            runs.append((f"default: Upscaler.upscale ({default_name}, tile {up.tile_size()})",
+                         lambda img=img: up.upscale(img)))
+            base = None
+            for name, fn in runs:
+                with torch.inference_mode():
+                    r = measure(name, (w, h), fn, reps)
+                base = base or r
+                gflops = 2 * macs * w * h / r.seconds / 1e9
+                ratio = base.seconds / r.seconds
+                print(f"| {r.path} | {w}×{h} | {w * h * 16 / r.seconds / 1e6:.3f} | {gflops:.1f} "
+                      f"| {gflops / mm16:.0%} | {gflops / peak:.0%} | {ratio:.2f}× | {r.peak_rss / 2**30:.2f} GiB |",
+                      flush=True)
+                if name.startswith("default"):
+                    verdicts.append(f"{w}×{h}: {ratio:.2f}× peer ({'met' if ratio >= ISSUE_SPEEDUP else 'NOT met'}), "
+                                    f"{gflops / mm16:.0%} of the bf16 matmul peak "
+                                    f"({'met' if gflops / mm16 >= ISSUE_PEAK_FRACTION else 'NOT met'})")
             notes.append(_io_times(img, up.scale, Path(tmp)))
 
-    peak = mm16 if dtype == torch.bfloat16 else mm32
-    print(f"| path | input | output MP/s | model GFLOP/s | % bf16 matmul peak | % {default_name} matmul peak "
-          "| × peer | peak RSS |\n|---|---|---:|---:|---:|---:|---:|---:|")
-    verdicts = []
-    for r in rows:
-        w, h = r.size
-        gflops = 2 * macs * w * h / r.seconds / 1e9
-        base = next(q for q in rows if q.size == r.size and q.path.startswith("peer"))
-        ratio = base.seconds / r.seconds
-        print(f"| {r.path} | {w}×{h} | {w * h * 16 / r.seconds / 1e6:.3f} | {gflops:.1f} | {gflops / mm16:.0%} "
-              f"| {gflops / peak:.0%} | {ratio:.2f}× | {r.peak_rss / 2**30:.2f} GiB |")
-        if r.path.startswith("default"):
-            verdicts.append(f"{w}×{h}: {ratio:.2f}× peer ({'met' if ratio >= ISSUE_SPEEDUP else 'NOT met'}), "
-                            f"{gflops / mm16:.0%} of bf16 matmul peak "
-                            f"({'met' if gflops / mm16 >= ISSUE_PEAK_FRACTION else 'NOT met'})")
     print(f"\nTargets (≥ {ISSUE_SPEEDUP:.0f}× peer, ≥ {ISSUE_PEAK_FRACTION:.0%} of the bf16 matmul peak):")
     for v in verdicts:
         print(f"- {v}")
     if dtype != torch.bfloat16:
-        print("- this CPU has no native bf16, so the default path computes in fp32 and bf16 figures are emulation: "
+        print("- this CPU has no native bf16, so the default path computes in fp32 and the bf16 peak is emulation: "
               "the targets are defined for AMX/AVX512-BF16 CPUs")
     quality_check(args.set5, notes)
     print()
@@ -241,8 +239,8 @@ def _io_times(img: np.ndarray, scale: int, folder: Path) -> str:
     src, dst = folder / "in.png", folder / "out.png"
     big = imageio.Picture(np.repeat(np.repeat(img, scale, 0), scale, 1), None)
     imageio.save(imageio.Picture(img, None), src, overwrite=True)
-    t_dec = _once(lambda: imageio.load(src))
-    t_enc = _once(lambda: imageio.save(big, dst, overwrite=True))
+    t_dec = timed(lambda: imageio.load(src))
+    t_enc = timed(lambda: imageio.save(big, dst, overwrite=True))
     return f"{w}×{h}: PNG decode of the input {t_dec:.3f} s, PNG encode of the {scale}× output {t_enc:.3f} s"
 
 

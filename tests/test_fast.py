@@ -64,10 +64,14 @@ def test_fp32_graph_equals_training_graph(monkeypatch: pytest.MonkeyPatch, scale
         torch.testing.assert_close(y, expected, rtol=0, atol=1e-4)
 
 
-def test_graph_is_never_saved_and_follows_the_generator_device() -> None:
-    net = optimize_for_inference(tiny_generator(4, 1, 8))
+def test_graph_uses_running_statistics_and_is_never_saved() -> None:
+    g = tiny_generator(4, 1, 8).train()
+    net = optimize_for_inference(g)
+    assert g.training  # the caller's model is left as it was
     assert net.state_dict() == {}  # built at load time from the generator's own file
-    assert {b.device.type for b in net.buffers()} == {"cpu"}
+    x = torch.rand(2, 3, 6, 7)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), g.eval()(x), rtol=0, atol=1e-5)
 
 
 def test_bf16_graph_matches_fp32_within_autocast_error() -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
-import os
-import secrets
 import warnings
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import torch
 from torch import nn
 
 from srgan.errors import SrganError
+from srgan.fileio import atomic_write
 from srgan.models import Generator
 
 OPSET = 18  # the lowest opset PyTorch's exporter implements natively (no version conversion step)
@@ -53,18 +52,17 @@ def export_onnx(model: Generator, path: str | Path, dynamic: bool, size: tuple[i
     if dynamic:
         dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
         shapes = {"lr": dims}
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.onnx")
-    try:
+
+    def write(tmp: Path) -> None:
         with _quiet_exporter():
             torch.onnx.export(net, (example,), str(tmp), input_names=["lr"], output_names=["sr"],
                               opset_version=OPSET, dynamo=True, dynamic_shapes=shapes, external_data=False,
                               verbose=False)
-        os.replace(tmp, path)
+
+    try:
+        return atomic_write(path, write)
     except OSError as e:
         raise SrganError(f"cannot write output ({e.strerror or e})", path) from e
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def verify_onnx(path: str | Path, model: Generator, dynamic: bool, size: tuple[int, int] = (64, 64)) -> float | None:

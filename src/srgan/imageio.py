@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
-import secrets
 import struct
 import warnings
 import zlib
@@ -43,6 +41,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from srgan.errors import SrganError
+from srgan.fileio import atomic_write
 
 DEFAULT_MAX_PIXELS = 50_000_000  # ~ an 8700 × 5800 photo; raise with --max-pixels
 # Output extension → Pillow format name. The CLI's --format choices are png, jpg, webp, tif.
@@ -187,17 +186,15 @@ def save(picture: Picture, path: str | Path, overwrite: bool = False) -> Path:
     path = Path(path)
     fmt = prepare_output(path, overwrite)
     write = _encoder(picture, fmt, path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
+
+    def write_file(tmp: Path) -> None:
         with open(tmp, "xb") as f:
             write(f)
-        os.replace(tmp, path)
+
+    try:
+        return atomic_write(path, write_file)
     except OSError as e:
         raise SrganError(f"cannot write output ({e.strerror or e})", path) from e
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-    return path
 
 
 # ---------------------------------------------------------------- loading

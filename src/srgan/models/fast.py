@@ -11,9 +11,9 @@ It computes the same function as ``Generator.forward`` in eval mode, rearranged 
 * The last PixelShuffle and the 9×9 output convolution become one convolution on the pre-shuffle tensor followed by
   a shuffle of its 3·r² output channels (``subpixel_conv_weight``): the C-channel map at full output resolution is
   never materialised.
-* The last upsampling block and the output convolution run in strips of rows (``strip_rows``), so their large
-  intermediates stay small, cache-sized and reused by the allocator; peak memory is then set by the low-resolution
-  body, not by the last block's 4·C-channel map.
+* The upsampling blocks (the last one with the output convolution) run in strips of rows (``strip_rows``), each
+  strip's shuffle writing straight into the preallocated result: the 4·C-channel maps only ever exist strip by
+  strip, cache-sized and reused by the allocator, so peak memory is set by the low-resolution body and the result.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from torch import nn
 
 from srgan.models.generator import Generator
 
-# Elements of the last block's pre-shuffle map per strip: ~4 MiB at bf16, 8 MiB at fp32 (measured best at 1–2 cores).
+# Elements of an upsampling block's 4·C-channel pre-shuffle map per strip: 4 MiB in bf16, 8 MiB in fp32, so a strip
+# stays in the last-level cache and under glibc's mmap threshold (fresh mmaps page-fault on every call).
 STRIP_ELEMENTS = 1 << 21
 # The input enters as x · 255 (the head's weights divided to match): 8-bit levels 0…255 are exact in bf16, whereas
 # x = level / 255 rounded to bf16 moves by up to half a level, which alone cost 0.03 dB PSNR-Y in a measured case.
 INPUT_SCALE = 255.0
-# oneDNN runs a convolution with 3·r² = 12 output channels markedly faster when they are padded to a multiple of 16.
+# oneDNN ran the 5×5 sub-pixel tail 1.4× faster with its 3·r² = 12 output channels padded with zeros to 16.
 _OUT_CHANNEL_MULTIPLE = 16
 _CL = torch.channels_last
 
@@ -66,7 +67,7 @@ def subpixel_conv_weight(weight: torch.Tensor, r: int) -> tuple[torch.Tensor, in
 
 
 def strip_rows(channels: int, width: int) -> int:
-    """Rows of the last block's input per strip: ``STRIP_ELEMENTS`` of its (channels, rows, width) map, at least 8."""
+    """Input rows per strip: ``STRIP_ELEMENTS`` of a (channels, rows, width) pre-shuffle map, at least 8."""
     return max(8, STRIP_ELEMENTS // max(1, channels * width))
 
 
@@ -122,11 +123,11 @@ class _Upsample(nn.Module):
         n, c, height, width = x.shape
         out = torch.empty((n, c, 2 * height, 2 * width), dtype=x.dtype, device=x.device, memory_format=_CL)
         step = strip_rows(4 * c, width)
-        for i, a in itertools.product(range(n), range(0, height, step)):
+        for k, a in itertools.product(range(n), range(0, height, step)):
             b = min(a + step, height)
-            z = self.conv(_rows(x[i : i + 1], a - 1, b + 1), padding=(0, 1))[0]  # (4·C, b − a, width)
+            z = self.conv(_rows(x[k : k + 1], a - 1, b + 1), padding=(0, 1))[0]  # (4·C, b − a, width)
             # channel c·4 + i·2 + j goes to output (c, 2h + i, 2w + j); write it through NHWC views of both
-            out[i, :, 2 * a : 2 * b].permute(1, 2, 0).view(b - a, 2, width, 2, c).copy_(
+            out[k, :, 2 * a : 2 * b].permute(1, 2, 0).view(b - a, 2, width, 2, c).copy_(
                 z.permute(1, 2, 0).view(b - a, width, c, 2, 2).permute(0, 3, 1, 4, 2))
         return out
 
@@ -162,14 +163,14 @@ class _LastStage(nn.Module):
         n, c, height, width = x.shape
         out = torch.empty((n, self.n_out // 4, 2 * height, 2 * width), dtype=torch.float32, device=x.device)
         step, p = strip_rows(4 * c, width), self.reach
-        for i in range(n):
-            z = self._z(x[i : i + 1], -p, p)  # rows [a − p, a + p) for a = 0
+        for k in range(n):
+            z = self._z(x[k : k + 1], -p, p)  # rows [a − p, a + p) for a = 0
             for a in range(0, height, step):
                 b = min(a + step, height)
-                z = torch.cat([z[:, :, -2 * p :], self._z(x[i : i + 1], a + p, b + p)], dim=2)  # [a − p, b + p)
+                z = torch.cat([z[:, :, -2 * p :], self._z(x[k : k + 1], a + p, b + p)], dim=2)  # [a − p, b + p)
                 y = self.tail(z, padding=(0, p))[0, : self.n_out]
                 # y: (3·4, b − a, width), channel o·4 + i·2 + j is output channel o at sub-pixel (i, j)
-                out[i, :, 2 * a : 2 * b].view(-1, b - a, 2, width, 2).copy_(
+                out[k, :, 2 * a : 2 * b].view(-1, b - a, 2, width, 2).copy_(
                     y.view(-1, 2, 2, b - a, width).permute(0, 3, 1, 4, 2))
         return out
 
@@ -208,5 +209,7 @@ class FastGenerator(nn.Module):
 
 
 def optimize_for_inference(g: Generator, dtype: torch.dtype | None = None) -> FastGenerator:
-    """The inference graph of ``g`` (weights copied, on ``g``'s device), computing in ``dtype`` (None: fp32)."""
-    return FastGenerator(g.eval(), dtype).eval()
+    """The inference graph of ``g`` (weights copied, on ``g``'s device), computing in ``dtype`` (None: fp32).
+
+    BatchNorm contributes its running statistics whatever mode ``g`` is in; ``g`` itself is left unchanged."""
+    return FastGenerator(g, dtype).eval()
