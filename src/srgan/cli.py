@@ -207,10 +207,7 @@ def _upscale(args: argparse.Namespace) -> int:
         for w in caught:
             tqdm.write(f"srgan upscale: warning: {w.message}", file=sys.stderr)
     if failures:
-        print(f"srgan upscale: {len(failures)} of {total} inputs failed:", file=sys.stderr)
-        for line in failures:
-            print(f"  {line}", file=sys.stderr)
-        return 1
+        return _list_failures(f"srgan upscale: {len(failures)} of {total} inputs failed:", failures)
     return 0
 
 
@@ -311,18 +308,21 @@ def _report(args: argparse.Namespace) -> int:
             source = report.ModelSR(upscaler.upscale, upscaler.scale, label)
         page, problems = report.image_report(args.inputs, source, args.hr, crops=args.crops)
         if page is None:
-            print(f"srgan report: nothing to report ({len(problems)} inputs failed; no file written):", file=sys.stderr)
-            for line in problems:
-                print(f"  {line}", file=sys.stderr)
-            return 1
+            return _list_failures(
+                f"srgan report: nothing to report ({len(problems)} inputs failed; no file written):", problems)
     report.write_report(out, page, args.overwrite)
     print(f"wrote {out} ({len(page) / 1e6:.1f} MB)")
     if problems:
-        print(f"srgan report: {len(problems)} inputs left out (listed in the report too):", file=sys.stderr)
-        for line in problems:
-            print(f"  {line}", file=sys.stderr)
-        return 1
+        return _list_failures(f"srgan report: {len(problems)} inputs left out (listed in the report too):", problems)
     return 0
+
+
+def _list_failures(headline: str, failures: Sequence[str]) -> int:
+    """Print a batch command's failures (one line each, after the headline) to stderr; the exit status is 1."""
+    print(headline, file=sys.stderr)
+    for line in failures:
+        print(f"  {line}", file=sys.stderr)
+    return 1
 
 
 def _count(text: str) -> int:
