@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped srresnet-x4 weights end to end: fetch and extract the photo packages, then train.
-# Usage: scripts/train_shipped.sh [DATA_DIR] [RUN_DIR]   (re-running resumes the run where it stopped)
+# Usage: scripts/train_shipped.sh [DATA_DIR] [RUN_DIR]   (re-running resumes the run where it stopped;
+# MAX_TIME=2h stops it cleanly after that much wall time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:-data}
@@ -9,6 +10,6 @@ make setup
 [ -d "$DATA/train" ] || .venv/bin/python scripts/prepare_data.py "$DATA"
 .venv/bin/srgan train --phase srresnet --data "$DATA/train" --val "$DATA/val" --out "$RUN" \
   --scale 4 --blocks 16 --channels 64 --batch 16 --patch 96 --seed 0 \
-  --lr 4e-4 --steps 1600 --milestones 1000 1350 --gamma 0.25 \
-  --workers 1 --save-every 10m --keep 3 --log-every 20 --preview-every 200 --val-every 100 \
-  --max-time "${MAX_TIME:-2h20m}"
+  --lr 4e-4 --steps 4200 --milestones 3000 3700 --gamma 0.25 \
+  --workers 1 --save-every 10m --keep 3 --log-every 20 --preview-every 250 --val-every 250 \
+  ${MAX_TIME:+--max-time "$MAX_TIME"}

@@ -103,14 +103,16 @@ def test_srgan_phase_alternates_d_and_g(tmp_path: Path, data_dir: Path) -> None:
 
 
 def test_resume_gives_the_same_losses(tmp_path: Path, data_dir: Path) -> None:
+    """Also: a resumed run may extend its steps and move a milestone it has not reached yet."""
     full, part = tmp_path / "full", tmp_path / "part"
-    common = ["--data", str(data_dir), *TINY, "--lr", "1e-3", "--save-every", "5"]
-    assert main(["train", "--out", str(full), *common, "--steps", "12"]) == 0
-    assert main(["train", "--out", str(part), *common, "--steps", "7"]) == 0
-    assert main(["train", "--out", str(part), "--resume", "--steps", "12"]) == 0
+    common = ["--data", str(data_dir), *TINY, "--lr", "1e-3", "--gamma", "0.5", "--save-every", "5"]
+    assert main(["train", "--out", str(full), *common, "--steps", "12", "--milestones", "4", "9"]) == 0
+    assert main(["train", "--out", str(part), *common, "--steps", "7", "--milestones", "4", "20"]) == 0
+    assert main(["train", "--out", str(part), "--resume", "--steps", "12", "--milestones", "4", "9"]) == 0
     a = [r["g"] for r in records(full)]
     b = [r["g"] for r in records(part)]
     assert [r["step"] for r in records(part)] == list(range(1, 13))
+    assert [r["lr"] for r in records(part)] == [1e-3] * 4 + [5e-4] * 5 + [2.5e-4] * 3
     assert a == b  # bit-identical: same data for each step, restored optimiser, BN and RNG state
     ga, gb = weights.load(full / "generator.safetensors"), weights.load(part / "generator.safetensors")
     for (k, x), y in zip(ga.state_dict().items(), gb.state_dict().values(), strict=True):

@@ -102,6 +102,10 @@ class TrainConfig:
             return self.milestones
         return (100_000,) if self.phase == "srgan" else ()
 
+    def lr_at(self, step: int) -> float:
+        """Step-decay learning rate, a pure function of the step so that a resumed run may move its milestones."""
+        return self.learning_rate * self.gamma ** sum(step >= m for m in self.lr_milestones)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

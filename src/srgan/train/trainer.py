@@ -182,9 +182,7 @@ def train(config: TrainConfig) -> Path:
            if config.phase == "srgan" and config.content != "mse" else None)
     betas = (0.9, 0.999)
     opt_g = torch.optim.Adam(g.parameters(), lr=config.learning_rate, betas=betas)
-    sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, list(config.lr_milestones), config.gamma)
     opt_d = torch.optim.Adam(d.parameters(), lr=config.learning_rate, betas=betas) if d else None
-    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, list(config.lr_milestones), config.gamma) if opt_d else None
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
     # ---- resume -----------------------------------------------------------------------------------------
@@ -195,11 +193,9 @@ def train(config: TrainConfig) -> Path:
             raise SrganError(f"run holds a {state['phase']} run; use a new --out for phase {config.phase}", run)
         g.load_state_dict(state["generator"])
         opt_g.load_state_dict(state["opt_g"])
-        sched_g.load_state_dict(state["sched_g"])
         if d is not None:
             d.load_state_dict(state["discriminator"])
             opt_d.load_state_dict(state["opt_d"])
-            sched_d.load_state_dict(state["sched_d"])
         scaler.load_state_dict(state["scaler"])
         checkpoint.set_rng_state(state["rng"])
         step, stats = state["step"], state["stats"]
@@ -237,9 +233,9 @@ def train(config: TrainConfig) -> Path:
     def state_dict() -> dict[str, Any]:
         return {
             "phase": config.phase, "step": step, "config": config.to_dict(), "stats": stats,
-            "generator": g.state_dict(), "opt_g": opt_g.state_dict(), "sched_g": sched_g.state_dict(),
+            "generator": g.state_dict(), "opt_g": opt_g.state_dict(),
             "discriminator": d.state_dict() if d else None, "opt_d": opt_d.state_dict() if opt_d else None,
-            "sched_d": sched_d.state_dict() if sched_d else None, "scaler": scaler.state_dict(),
+            "scaler": scaler.state_dict(),
             "rng": checkpoint.rng_state(),
         }
 
@@ -290,6 +286,10 @@ def train(config: TrainConfig) -> Path:
     data_iter = iter(loader)
     stop_reason = "steps"
     while step < total:
+        for opt in filter(None, (opt_g, opt_d)):
+            for group in opt.param_groups:
+                group["lr"] = config.lr_at(step)
+
         # data
         lr_img, hr_img = next(data_iter)
         lr_img = lr_img.to(device, non_blocking=True, memory_format=fmt)
@@ -345,9 +345,6 @@ def train(config: TrainConfig) -> Path:
                 raise SrganError(f"{nonfinite_run} non-finite losses in a row at step {step}; last checkpoint kept "
                                  "— lower --lr or use --precision fp32", run)
         scaler.update()
-        sched_g.step()
-        if sched_d is not None:
-            sched_d.step()
         step += 1
         now = time.monotonic()
         stats["train_seconds"] = seconds_before + now - started
