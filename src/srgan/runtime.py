@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 from functools import cache
 
 import torch
@@ -18,18 +19,27 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-@cache
-def cpu_has_native_bf16() -> bool:
-    """True when /proc/cpuinfo lists AMX-BF16 or AVX512_BF16 (emulated bf16 is slower than fp32)."""
+def _cpuinfo(field: str) -> str:
+    """The first ``field`` of /proc/cpuinfo, or "" where there is none (not Linux)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"amx_bf16", "avx512_bf16"})
+                if line.startswith(field):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return False
+    return ""
+
+
+@cache
+def cpu_has_native_bf16() -> bool:
+    """True when /proc/cpuinfo lists AMX-BF16 or AVX512_BF16 (emulated bf16 is slower than fp32)."""
+    return bool(set(_cpuinfo("flags").split()) & {"amx_bf16", "avx512_bf16"})
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name, for benchmark reports and model cards."""
+    return _cpuinfo("model name") or platform.processor() or "unknown CPU"
 
 
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
