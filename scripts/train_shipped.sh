@@ -10,6 +10,6 @@ make setup
 [ -d "$DATA/train" ] || .venv/bin/python scripts/prepare_data.py "$DATA"
 .venv/bin/srgan train --phase srresnet --data "$DATA/train" --val "$DATA/val" --out "$RUN" \
   --scale 4 --blocks 16 --channels 64 --batch 16 --patch 96 --seed 0 \
-  --lr 4e-4 --steps 3500 --milestones 2600 3100 --gamma 0.25 \
+  --lr 4e-4 --steps 3900 --milestones 2900 3400 --gamma 0.25 \
   --workers 1 --save-every 10m --keep 3 --log-every 20 --preview-every 250 --val-every 250 \
   ${MAX_TIME:+--max-time "$MAX_TIME"}
