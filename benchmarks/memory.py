@@ -45,7 +45,7 @@ def main() -> None:
     tile = args.tile if args.tile == "auto" else int(args.tile)
     up = Upscaler(model, args.device, args.precision, tile=tile)
     image = np.random.default_rng(0).integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)
-    side = up.tile_size()
+    side = up.tile_size((args.size, args.size))
     n_tiles = len(tiling.tiles(1, args.size, args.size, side))
     before = peak_rss_gb()
     print(f"device {up.device}, {threads} threads, precision {args.precision}, x{args.scale}, "

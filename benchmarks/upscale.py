@@ -198,7 +198,7 @@ def main() -> None:
             if ort_run is not None:
                 runs.append(("ONNX Runtime fp32", lambda x=x: ort_run(x.numpy())))
             runs.append((f"optimised graph {default_name}, whole image", lambda x=x: fast(x)))
-            runs.append((f"default: Upscaler.upscale ({default_name}, tile {up.tile_size()})",
+            runs.append((f"default: Upscaler.upscale ({default_name}, tile {up.tile_size((h, w)) or 'whole image'})",
                          lambda img=img: up.upscale(img)))
             base = None
             for name, fn in runs:

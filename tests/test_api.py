@@ -117,6 +117,9 @@ def test_auto_tile_follows_the_memory_budget(monkeypatch: pytest.MonkeyPatch) ->
     per_px = api.tiling.window_bytes_per_pixel(tiny_generator(scale=2, n_blocks=2).config)
     monkeypatch.setattr(api, "CPU_TILE_BUDGET", int(per_px * (16 + 2 * up.overlap) ** 2))
     assert up.tile_size() == 16
+    assert up.tile_size((16, 16)) == 0  # a whole image that fits runs as one window
+    assert up.tile_size((12, 20)) == 0  # non-square too, when its window has no more pixels than the budget's
+    assert up.tile_size((16, 17)) == 16
     img = RNG.integers(0, 256, (40, 35, 3), dtype=np.uint8)
     whole = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32", tile=0).upscale(img)
     assert np.abs(up.upscale(img).astype(int) - whole).max() <= 1

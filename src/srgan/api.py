@@ -89,13 +89,14 @@ class Upscaler:
     def scale(self) -> int:
         return self._config.scale
 
-    def tile_size(self) -> int:
-        """LR pixels per tile side (0 = whole image): ``tile``, or for "auto" the largest that fits in memory now."""
+    def tile_size(self, image: tuple[int, int] | None = None) -> int:
+        """LR pixels per tile side (0 = whole image): ``tile``, or for "auto" what fits in memory now — the whole
+        ``image`` (height, width) when it does, else the largest square tile."""
         if self.tile != "auto":
             return int(self.tile)
         im2col = self.device.type == "cpu" and self._dtype is not None and not runtime.cpu_has_native_bf16()
         per_pixel = tiling.window_bytes_per_pixel(self._config, im2col=im2col)
-        return tiling.auto_tile(per_pixel, self.overlap, self.batch, memory_budget(self.device))
+        return tiling.auto_tile(per_pixel, self.overlap, self.batch, memory_budget(self.device), image=image)
 
     def upscale(self, image: ImageT) -> ImageT:
         """Upscale a PIL image or a numpy uint8/uint16 array (H, W) or (H, W, 1|2|3|4); same type back.
@@ -144,7 +145,7 @@ class Upscaler:
         h, w, _ = image.shape
         lr = torch.from_numpy(image).permute(2, 0, 1)[None].expand(1, 3, h, w)
         return tiling.upscale_tensor(
-            self._net, lr, self.scale, self.tile_size(), self.overlap, self.batch,
+            self._net, lr, self.scale, self.tile_size((h, w)), self.overlap, self.batch,
             runtime.autocast(self.device, self._dtype), device=self.device,
             memory_format=runtime.memory_format(self._dtype), progress=progress,
         )

@@ -91,12 +91,17 @@ def window_bytes_per_pixel(config: GeneratorConfig, im2col: bool = False) -> flo
     return (4 * elements + unfold) * _SAFETY
 
 
-def auto_tile(bytes_per_pixel: float, overlap: int, batch: int, budget_bytes: float, multiple: int = 8) -> int:
-    """Largest square tile (a multiple of ``multiple``, at least ``multiple``) whose batch of windows fits.
+def auto_tile(bytes_per_pixel: float, overlap: int, batch: int, budget_bytes: float, multiple: int = 8,
+              image: tuple[int, int] | None = None) -> int:
+    """0 (whole image, one window) when the ``image`` (height, width) fits, else the largest square tile (a multiple
+    of ``multiple``, at least ``multiple``) whose batch of windows fits.
 
     A window is the tile plus ``overlap`` context pixels on each side; ``batch`` windows of ``bytes_per_pixel``
-    per pixel run at once.
+    per pixel run at once. A whole image that fits runs as one window: square tiles would cover a non-square
+    image with several overlapping windows and recompute their margins.
     """
+    if image is not None and (image[0] + 2 * overlap) * (image[1] + 2 * overlap) * bytes_per_pixel <= budget_bytes:
+        return 0
     side = math.sqrt(budget_bytes / (batch * bytes_per_pixel))
     return max(multiple, int(side - 2 * overlap) // multiple * multiple)
 
