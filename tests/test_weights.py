@@ -1,3 +1,4 @@
+import os
 import pickle
 from pathlib import Path
 
@@ -33,6 +34,15 @@ def test_half_storage_loads_as_float(tmp_path: Path) -> None:
     h = weights.load(path)
     assert all(p.dtype == torch.float32 for p in h.parameters())
     assert h.state_dict()["body.0.bn1.num_batches_tracked"].item() == 7
+
+
+def test_new_weight_files_get_umask_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = weights.save(tiny_generator(), tmp_path / "g.safetensors")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_reserved_metadata_refused(tmp_path: Path) -> None:

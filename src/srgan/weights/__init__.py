@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
 from srgan.errors import SrganError
 from srgan.fileio import atomic_write
@@ -54,7 +54,8 @@ def save(model: Generator, path: str | Path, dtype: torch.dtype | None = None, *
         if dtype is not None and v.is_floating_point():
             v = v.to(dtype)
         tensors[k] = v.contiguous()
-    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=header))
+    # Written through open() rather than safetensors.save_file, which creates files readable by their owner only.
+    return atomic_write(path, lambda tmp: tmp.write_bytes(safetensors_bytes(tensors, metadata=header)))
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
