@@ -45,12 +45,12 @@ def main() -> None:
     tile = args.tile if args.tile == "auto" else int(args.tile)
     up = Upscaler(model, args.device, args.precision, tile=tile)
     image = np.random.default_rng(0).integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)
-    side = up.tile_size((args.size, args.size))
-    n_tiles = len(tiling.tiles(1, args.size, args.size, side))
+    core = up.tile_size((args.size, args.size))
+    n_tiles = len(tiling.tiles(1, args.size, args.size, core))
     before = peak_rss_gb()
     print(f"device {up.device}, {threads} threads, precision {args.precision}, x{args.scale}, "
           f"{args.blocks} blocks; input {args.size}x{args.size}")
-    print(f"tile {side} (+{up.overlap} context per side), {n_tiles} tiles; "
+    print(f"tile {core[0]}x{core[1]} (+{up.overlap} context per side), {n_tiles} tiles; "
           f"tile memory budget {memory_budget(up.device) / 2**30:.2f} GiB")
 
     with tqdm(total=n_tiles, unit="tile", mininterval=10) as bar:

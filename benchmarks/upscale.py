@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from srgan import imageio, runtime, weights
+from srgan import imageio, runtime, tiling, weights
 from srgan.api import Upscaler
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
@@ -198,8 +198,8 @@ def main() -> None:
             if ort_run is not None:
                 runs.append(("ONNX Runtime fp32", lambda x=x: ort_run(x.numpy())))
             runs.append((f"optimised graph {default_name}, whole image", lambda x=x: fast(x)))
-            runs.append((f"default: Upscaler.upscale ({default_name}, tile {up.tile_size((h, w)) or 'whole image'})",
-                         lambda img=img: up.upscale(img)))
+            tiling_text = _tile_text(up.tile_size((h, w)), (h, w))
+            runs.append((f"default: Upscaler.upscale ({default_name}, {tiling_text})", lambda img=img: up.upscale(img)))
             base = None
             for name, fn in runs:
                 with torch.inference_mode():
@@ -227,6 +227,11 @@ def main() -> None:
     for n in notes:
         print(f"- {n}")
     print(f"- load average at end {os.getloadavg()[0]:.2f} (other processes on the machine lower absolute numbers)")
+
+
+def _tile_text(core: tuple[int, int], image: tuple[int, int]) -> str:
+    n = len(tiling.tiles(1, *image, core))
+    return "whole image" if n == 1 else f"{n} tiles of {core[0]}×{core[1]}"
 
 
 def _io_times(img: np.ndarray, scale: int, folder: Path) -> str:

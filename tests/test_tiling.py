@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from srgan.models import Generator
 from srgan.tiling import (
+    EDGE_MARGIN,
     auto_tile,
     core_size,
     reflect_index,
@@ -46,19 +47,44 @@ def test_reflect_index_replicates_a_single_pixel() -> None:
 
 
 def test_tiles_enumerate_images_rows_columns() -> None:
-    got = [(t.index, t.y, t.x) for t in tiles(2, 10, 7, 4)]
-    assert got == [(i, y, x) for i in range(2) for y in (0, 4, 6) for x in (0, 3)]
+    got = [(t.index, t.y, t.x) for t in tiles(2, 10, 7, (4, 3))]
+    assert got == [(i, y, x) for i in range(2) for y in (0, 4, 6) for x in (0, 3, 4)]
 
 
-def test_auto_tile_is_the_largest_that_fits() -> None:
+def _window_pixels(h: int, w: int, tile: tuple[int, int], overlap: int) -> tuple[int, int]:
+    """(total, largest) window pixels of a tiling, counted independently of ``auto_tile``'s helpers."""
+    m = min(overlap, EDGE_MARGIN)
+    spans = [[(max(a - overlap, -m), min(a + core_size(n, t) + overlap, n + m)) for a in tile_starts(n, t)]
+             for n, t in ((h, tile[0]), (w, tile[1]))]
+    areas = [(y1 - y0) * (x1 - x0) for y0, y1 in spans[0] for x0, x1 in spans[1]]
+    return sum(areas), max(areas)
+
+
+@pytest.mark.parametrize(("image", "overlap", "max_pixels"),
+                         [((97, 131), 12, 40_000), ((97, 131), 12, 6_000), ((300, 50), 20, 9_000),
+                          ((768, 1024), 41, 700_000), ((64, 64), 41, 1e9)])
+def test_auto_tile_computes_the_fewest_pixels_that_fit(image: tuple[int, int], overlap: int,
+                                                       max_pixels: float) -> None:
+    """Against brute force over every core shape (multiples of 8 and the whole axis)."""
+    per_px, batch = 1000.0, 2
+    budget = max_pixels * per_px * batch
+    got = auto_tile(per_px, overlap, batch, budget, image)
+    total, largest = _window_pixels(*image, got, overlap)
+    assert largest <= max_pixels
+    shapes = [(th, tw) for th in [*range(8, image[0], 8), image[0]] for tw in [*range(8, image[1], 8), image[1]]]
+    best = min(t for t, big in (_window_pixels(*image, s, overlap) for s in shapes) if big <= max_pixels)
+    assert total == best
+    if _window_pixels(*image, image, overlap)[1] <= max_pixels:
+        assert got == image  # the whole image when it fits
+
+
+def test_auto_tile_never_below_one_multiple() -> None:
+    assert auto_tile(1000.0, 40, 1, 1000.0, (100, 100)) == (8, 8)
+
+
+def test_unfolding_fallback_needs_far_more_memory() -> None:
     cfg = Generator(scale=4, n_blocks=1, channels=64).config
-    per_px = window_bytes_per_pixel(cfg)
-    for budget, overlap, batch in [(1 << 30, 40, 1), (3 << 30, 40, 2), (1 << 28, 12, 4)]:
-        t = auto_tile(per_px, overlap, batch, budget)
-        assert t % 8 == 0
-        assert batch * (t + 2 * overlap) ** 2 * per_px <= budget < batch * (t + 8 + 2 * overlap) ** 2 * per_px
-    assert auto_tile(per_px, 40, 1, 1000.0) == 8  # never below one multiple
-    assert window_bytes_per_pixel(cfg, im2col=True) > 10 * per_px  # the unfolding fallback needs far more
+    assert window_bytes_per_pixel(cfg, 2, im2col=True) > 10 * window_bytes_per_pixel(cfg, 2)
 
 
 def _run(net: torch.nn.Module, x: torch.Tensor, tile: int, overlap: int, batch: int = 1) -> torch.Tensor:
@@ -80,7 +106,8 @@ def test_receptive_radius_bounds_the_influence_of_a_pixel(scale: int) -> None:
 
 
 @pytest.mark.parametrize("scale", [2, 4])
-@pytest.mark.parametrize(("tile", "extra_overlap", "batch"), [(16, 0, 1), (23, 3, 3), (50, 0, 2), (130, 1, 1)])
+@pytest.mark.parametrize(("tile", "extra_overlap", "batch"),
+                         [(16, 0, 1), (23, 3, 3), (50, 0, 2), (130, 1, 1), (20, 9, 2)])
 def test_tiled_equals_whole_image(scale: int, tile: int, extra_overlap: int, batch: int) -> None:
     net = tiny_generator(scale=scale, n_blocks=2)
     overlap = Generator.receptive_radius(net.config) + extra_overlap
@@ -91,15 +118,17 @@ def test_tiled_equals_whole_image(scale: int, tile: int, extra_overlap: int, bat
     assert (tiled - whole).abs().max().item() <= 1 / 255
 
 
-def test_whole_image_is_the_network_on_the_reflect_extended_image() -> None:
+@pytest.mark.parametrize("extra_overlap", [0, 10])
+def test_whole_image_is_the_network_on_the_reflect_extended_image(extra_overlap: int) -> None:
     """Independent reference for the border policy: torch's reflect padding, the network, a crop."""
     net = tiny_generator(scale=2, n_blocks=2)
-    m = Generator.receptive_radius(net.config)
+    overlap = Generator.receptive_radius(net.config) + extra_overlap
+    m = min(overlap, EDGE_MARGIN)
     x = torch.rand(1, 3, 37, 29)
     with torch.no_grad():
         ref = net(F.pad(x, (m, m, m, m), mode="reflect"))[:, :, 2 * m : -2 * m, 2 * m : -2 * m]
     ref = ((ref + 1) / 2).clamp(0, 1)
-    assert torch.allclose(_run(net, x, 0, m), ref, atol=1e-5)
+    assert torch.allclose(_run(net, x, 0, overlap), ref, atol=1e-5)
 
 
 def test_too_little_overlap_shows_seams() -> None:

@@ -37,9 +37,9 @@ from srgan.models import Generator
 from srgan.models.fast import optimize_for_inference
 
 ALPHA_MODES = ("bicubic", "model")
-# Working memory for tiles on a CPU: a quarter of what is free, at most this much. Larger tiles waste less
-# compute on overlap but, with the output image itself, would pass 3 GB for a 2048² input at ×4.
-CPU_TILE_BUDGET = 1 << 30
+# Working memory for tiles on a CPU: a quarter of what is free, at most this much. It runs a 1024×768 input at ×4
+# as one window; more would pass 3 GB with the output of a 2048² input.
+CPU_TILE_BUDGET = 3 << 29
 _LUMA = (0.299, 0.587, 0.114)
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)
 
@@ -89,14 +89,15 @@ class Upscaler:
     def scale(self) -> int:
         return self._config.scale
 
-    def tile_size(self, image: tuple[int, int] | None = None) -> int:
-        """LR pixels per tile side (0 = whole image): ``tile``, or for "auto" what fits in memory now — the whole
-        ``image`` (height, width) when it does, else the largest square tile."""
+    def tile_size(self, image: tuple[int, int]) -> tuple[int, int]:
+        """Core size (rows, columns) in LR pixels for an ``image`` (height, width): ``tile`` as given (0 = whole
+        axis), or for "auto" the fewest window pixels that fit in memory now (the whole image when it fits)."""
         if self.tile != "auto":
-            return int(self.tile)
+            return int(self.tile), int(self.tile)
         im2col = self.device.type == "cpu" and self._dtype is not None and not runtime.cpu_has_native_bf16()
-        per_pixel = tiling.window_bytes_per_pixel(self._config, im2col=im2col)
-        return tiling.auto_tile(per_pixel, self.overlap, self.batch, memory_budget(self.device), image=image)
+        itemsize = 4 if self._dtype is None else torch.finfo(self._dtype).bits // 8
+        per_pixel = tiling.window_bytes_per_pixel(self._config, itemsize, im2col=im2col)
+        return tiling.auto_tile(per_pixel, self.overlap, self.batch, memory_budget(self.device), image)
 
     def upscale(self, image: ImageT) -> ImageT:
         """Upscale a PIL image or a numpy uint8/uint16 array (H, W) or (H, W, 1|2|3|4); same type back.
