@@ -148,7 +148,7 @@ class Upscaler:
         return tiling.upscale_tensor(
             self._net, lr, self.scale, self.tile_size((h, w)), self.overlap, self.batch,
             runtime.autocast(self.device, self._dtype), device=self.device,
-            memory_format=runtime.memory_format(self._dtype), progress=progress,
+            memory_format=runtime.memory_format(self.device, self._dtype), progress=progress,
         )
 
 

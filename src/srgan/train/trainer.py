@@ -140,7 +140,8 @@ def _to_image(y: torch.Tensor) -> np.ndarray:
 
 def _super_resolve(g: Generator, device: torch.device, dtype: torch.dtype | None, lr: np.ndarray) -> np.ndarray:
     """Whole-image SR of one uint8 RGB image with the training graph in eval mode (validation images are small)."""
-    x = torch.from_numpy(lr).permute(2, 0, 1)[None].float().div(255).to(device, memory_format=memory_format(dtype))
+    x = torch.from_numpy(lr).permute(2, 0, 1)[None].float().div(255)
+    x = x.to(device, memory_format=memory_format(device, dtype))
     with torch.no_grad(), autocast(device, dtype):
         return _to_image(g(x))
 
@@ -156,7 +157,7 @@ def train(config: TrainConfig) -> Path:
     else:
         configure_threads()
     dtype = resolve_precision(config.precision, device)
-    fmt = memory_format(dtype)
+    fmt = memory_format(device, dtype)
     run = Path(config.out)
     if world.is_main:
         (run / "previews").mkdir(parents=True, exist_ok=True)
