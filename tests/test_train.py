@@ -179,6 +179,23 @@ def test_sigterm_checkpoints_and_exits_zero(tmp_path: Path, data_dir: Path) -> N
     assert (run / "generator.safetensors").is_file()
 
 
+def test_sigterm_to_the_whole_process_group_still_checkpoints(tmp_path: Path, data_dir: Path) -> None:
+    """What ``docker stop``, systemd and ``kill -- -PGID`` do: the data workers receive the signal too."""
+    run = tmp_path / "run"
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    args = ["train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "100000", "--save-every", "100000"]
+    args[args.index("--workers") + 1] = "2"
+    proc = subprocess.Popen([sys.executable, "-m", "srgan.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    _wait_for_step(run, 3, proc)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "(SIGTERM)" in out
+    state = checkpoint.load_latest(run)
+    assert state is not None and state["step"] >= 3
+
+
 def test_kill_9_then_resume(tmp_path: Path, data_dir: Path) -> None:
     run = tmp_path / "run"
     proc = cli("train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "100000", "--save-every", "3")

@@ -74,6 +74,14 @@ class StopFlag:
         self.signal = signum
 
 
+def _leave_stop_signals_to_the_main_process(_worker_id: int) -> None:
+    """``docker stop``, systemd and ``kill -- -PGID`` send SIGTERM to every process of the job: a data worker
+    dying of it would crash the main process before its checkpoint. Workers ignore it (and Ctrl-C's SIGINT); the
+    main process stops them, and they exit by themselves if it dies."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 @dataclass
 class RunLog:
     """train.log (plain lines), metrics.jsonl (one JSON record per event) and optional TensorBoard scalars."""
@@ -223,7 +231,8 @@ def train(config: TrainConfig) -> Path:
                  + "; ".join(f"{p} ({why})" for p, why in dataset.skipped[:5]))
     loader = DataLoader(dataset, batch_size=config.batch, sampler=StepSampler(step, config.batch, world),
                         num_workers=config.workers, pin_memory=device.type == "cuda",
-                        persistent_workers=config.workers > 0, prefetch_factor=4 if config.workers else None)
+                        persistent_workers=config.workers > 0, prefetch_factor=4 if config.workers else None,
+                        worker_init_fn=_leave_stop_signals_to_the_main_process)
     previews = _fixed_crops(config.val or config.data, config.patch, config.scale) if world.is_main else []
 
     # ---- helpers bound to this run ------------------------------------------------------------------------
