@@ -1,7 +1,7 @@
 """Training throughput of the real loop (``srgan.train.trainer.train``), both phases, batch 16, 96² patches.
 
-Variants, measured in this one process so their ratios are comparable: ``fp32`` (fp32, NCHW: the peer style),
-``auto`` (this machine's default precision policy) and ``bf16`` (bf16 autocast + channels_last, forced).
+Variants, measured in this one process so their ratios are comparable: ``fp32`` (channels_last on a CPU, NCHW on
+a GPU), ``auto`` (this machine's default precision policy) and ``bf16`` (bf16 autocast + channels_last, forced).
 Each run takes WARMUP + MEASURED steps; patches/s comes from the loop's own log over the measured steps.
 Random weights and synthetic photos-like images: speed only. Usage: python benchmarks/train_step.py [--steps N]
 """
@@ -69,7 +69,7 @@ def main() -> None:
                 results[phase, precision] = run(tmp, phase, precision, args.warmup, args.steps)
                 print(f"  {phase:8s} {precision:4s}: {results[phase, precision]:7.2f} patches/s "
                       f"({time.monotonic() - t0:.0f} s)", flush=True)
-    print("\n| phase | fp32 NCHW (peer style) | default (auto) | bf16 + channels_last | default / fp32 |")
+    print("\n| phase | fp32 | default (auto) | bf16 + channels_last | default / fp32 |")
     print("|---|---|---|---|---|")
     for phase in ("srresnet", "srgan"):
         r = results

@@ -27,7 +27,7 @@ _RESERVED = ("format", "format_version", "architecture", "config")
 WEIGHTS_DIR = Path(__file__).parent
 # Shipped models: name → (file inside this package, sha256 of that file). Checked on every load.
 SHIPPED: dict[str, tuple[str, str]] = {
-    "srresnet-x4": ("srresnet_x4.safetensors", "900af6ef7cec28a5f32b4a5e29c8f1a5cf309224c0bf068035b8445b6a2a693c"),
+    "srresnet-x4": ("srresnet_x4.safetensors", "ee3cff9502db97fafd016c877d51bc85d6e2be5c7fcd28d5e86b08396c246a10"),
 }
 DEFAULT_MODEL = "srresnet-x4"
 T = TypeVar("T")
