@@ -8,9 +8,10 @@ DATA=${1:-data}
 RUN=${2:-runs/srresnet_x4}
 make setup
 [ -d "$DATA/train" ] || .venv/bin/python scripts/prepare_data.py "$DATA"
-# The shipped run has two stages, each a resume of the same run: 3,900 steps with decay (session 2), then a warm
-# restart to the same lr with later milestones (session 3). The lr is a pure function of the step and the flags,
-# so re-running this script replays both stages exactly; a stage already passed returns at once.
+# The run has stages, each a resume of the same run: 3,900 steps with decay, then warm restarts to the same lr
+# with later milestones. The lr is a pure function of the step and the flags, so re-running this script replays
+# the stages exactly; a stage already passed returns at once. The shipped weights are stage 2's best validation
+# checkpoint (step 7,000); stage 3 is in progress.
 train() {
   .venv/bin/srgan train --phase srresnet --data "$DATA/train" --val "$DATA/val" --out "$RUN" \
     --scale 4 --blocks 16 --channels 64 --batch 16 --patch 96 --seed 0 --lr 4e-4 --gamma 0.25 \
@@ -19,3 +20,4 @@ train() {
 }
 train --steps 3900 --milestones 2900 3400
 train --steps 7100 --milestones 5600 6500
+train --steps 13000 --milestones 10500 12000
