@@ -20,4 +20,4 @@ train() {
 }
 train --steps 3900 --milestones 2900 3400
 train --steps 7100 --milestones 5600 6500
-train --steps 13000 --milestones 10500 12000
+train --steps 14200 --milestones 11700 13300
