@@ -10,8 +10,8 @@ make setup
 [ -d "$DATA/train" ] || .venv/bin/python scripts/prepare_data.py "$DATA"
 # The run has stages, each a resume of the same run: 3,900 steps with decay, then warm restarts to the same lr
 # with later milestones. The lr is a pure function of the step and the flags, so re-running this script replays
-# the stages exactly; a stage already passed returns at once. The shipped weights are stage 2's best validation
-# checkpoint (step 7,000); stage 3 is in progress.
+# the stages exactly; a stage already passed returns at once. The shipped weights are stage 3's best validation
+# checkpoint (step 13,500; that stage was stopped by MAX_TIME at step 13,847).
 train() {
   .venv/bin/srgan train --phase srresnet --data "$DATA/train" --val "$DATA/val" --out "$RUN" \
     --scale 4 --blocks 16 --channels 64 --batch 16 --patch 96 --seed 0 --lr 4e-4 --gamma 0.25 \
