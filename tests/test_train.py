@@ -209,12 +209,13 @@ def test_kill_9_then_resume(tmp_path: Path, data_dir: Path) -> None:
     last = checkpoint.load_latest(run)
     assert last is not None
     (run / "checkpoints" / ".step_00000001.deadbeef.pt").write_bytes(b"torn")  # as a kill mid-write leaves
+    (run / ".latest.deadbeef").write_text("checkpoints/step_")
     resumed = cli("train", "--out", str(run), "--steps", str(last["step"] + 2))
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     assert f"resumed from step {last['step']}" in out
     assert f"stopped at step {last['step'] + 2} (steps)" in out
-    assert not list((run / "checkpoints").glob(".*"))  # the next save removed any stale temp file
+    assert not list((run / "checkpoints").glob(".*")) and not list(run.glob(".latest.*"))  # the next save removed them
 
 
 def test_max_time_is_honoured(tmp_path: Path, data_dir: Path) -> None:

@@ -62,8 +62,8 @@ def save(run: Path, state: dict[str, Any], step: int, keep: int) -> Path:
     atomic_write(run / "latest", lambda tmp: tmp.write_text(f"checkpoints/{path.name}\n"), durable=True)
     for old in list_checkpoints(run)[:-keep]:
         old.unlink(missing_ok=True)
-    # A run killed mid-write (SIGKILL, power loss) leaves its temp file behind; one writer per run, so any is stale.
-    for stale in checkpoint_dir(run).glob(f".{PREFIX}*.pt"):
+    # A run killed mid-write (SIGKILL, power loss) leaves its temp files behind; one writer per run, so any is stale.
+    for stale in [*checkpoint_dir(run).glob(f".{PREFIX}*.pt"), *run.glob(".latest.*")]:
         stale.unlink(missing_ok=True)
     return path
 
