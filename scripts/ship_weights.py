@@ -80,10 +80,13 @@ def _schedule(lr: float, gamma: float) -> str:
     stages = re.findall(r"^train --steps (\d+) --milestones ([\d ]+)$", script, flags=re.M)
     parts, start = [], 0
     for steps, milestones in stages:
-        decays = ", ".join(milestones.split())
-        parts.append(f"steps {start}–{steps}: lr {lr} × {gamma} at {decays}")
+        marks = [int(m) for m in milestones.split()]
+        # A milestone at or before the stage's first step only sets the lr it restarts at.
+        first = lr * gamma ** sum(m <= start for m in marks)
+        decays = ", ".join(str(m) for m in marks if m > start)
+        parts.append(f"steps {start}–{steps}: lr {first:g}" + (f" × {gamma} at {decays}" if decays else ""))
         start = int(steps)
-    return "; then (warm restart) ".join(parts)
+    return "; then (restart) ".join(parts)
 
 
 def write_card(path: Path, training: dict, table: dict, sources: list[dict], config: dict) -> None:
@@ -129,8 +132,8 @@ Per image (PSNR-Y dB):
 This is a short CPU training run of a network the paper trained for 10⁶ GPU steps (paper SRResNet Set5: 32.05 dB).
 It is a faithful SRResNet, not a converged one; `scripts/train_shipped.sh` resumes the run if given more time.
 The run was interrupted and resumed across work sessions (resuming is exact: the batch of each step is a pure
-function of the seed and step, and the learning rate of the step); its second stage restarted the learning rate
-after the first had decayed. The wall time includes periods when other jobs shared the two cores (≈ 8–10
+function of the seed and step, and the learning rate of the step); each later stage restarted the learning rate
+after the one before had decayed. The wall time includes periods when other jobs shared the two cores (≈ 8–10
 patches/s when idle). Its best validation checkpoint beats bicubic on every Set5 and
 Set14 image, but by less than a converged SRResNet: the target of 30.8 dB on Set5 needs several times more steps.
 

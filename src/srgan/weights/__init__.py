@@ -27,7 +27,7 @@ _RESERVED = ("format", "format_version", "architecture", "config")
 WEIGHTS_DIR = Path(__file__).parent
 # Shipped models: name → (file inside this package, sha256 of that file). Checked on every load.
 SHIPPED: dict[str, tuple[str, str]] = {
-    "srresnet-x4": ("srresnet_x4.safetensors", "766d9453a39c82b81fcdf98254925a0e47e9f578ed93af509be45c9091fdb160"),
+    "srresnet-x4": ("srresnet_x4.safetensors", "00eb81e5d86efc4a5e1eb55404578a6f2ed20c2d9324cf43e2ebd62c6a89470a"),
 }
 DEFAULT_MODEL = "srresnet-x4"
 T = TypeVar("T")
