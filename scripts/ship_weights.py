@@ -135,7 +135,7 @@ The run was interrupted and resumed across work sessions (resuming is exact: the
 function of the seed and step, and the learning rate of the step); each later stage restarted the learning rate
 after the one before had decayed. The wall time includes periods when other jobs shared the two cores (≈ 8–10
 patches/s when idle). Its best validation checkpoint beats bicubic on every Set5 and
-Set14 image, but by less than a converged SRResNet: the target of 30.8 dB on Set5 needs several times more steps.
+Set14 image, but by less than a converged SRResNet: the target of 30.8 dB on Set5 needs more steps than this run had.
 
 ## Training data
 

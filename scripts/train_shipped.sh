@@ -8,7 +8,7 @@ DATA=${1:-data}
 RUN=${2:-runs/srresnet_x4}
 make setup
 [ -d "$DATA/train" ] || .venv/bin/python scripts/prepare_data.py "$DATA"
-# The run has stages, each a resume of the same run: 3,900 steps with decay, then warm restarts to the same lr
+# The run has stages, each a resume of the same run: 3,900 steps with decay, then restarts of the lr
 # with later milestones. The lr is a pure function of the step and the flags, so re-running this script replays
 # the stages exactly; a stage already passed returns at once. Stage 3 was stopped by MAX_TIME at step 13,847, where
 # stage 4 restarts at the lr of its first milestone (1e-4). The shipped weights are stage 4's best validation
