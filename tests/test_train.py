@@ -19,7 +19,7 @@ from PIL import Image
 
 from srgan import weights
 from srgan.cli import main
-from srgan.fileio import atomic_write
+from srgan.fileio import atomic_write, leftover_temps
 from srgan.train import checkpoint
 from srgan.train.config import parse_duration
 
@@ -153,6 +153,22 @@ def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
         atomic_write(target, interrupted)
     assert target.read_bytes() == b"old complete file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+
+
+def test_leftover_temps_finds_what_a_killed_atomic_write_leaves(tmp_path: Path) -> None:
+    target = tmp_path / "step_00000007.pt"
+    target.write_bytes(b"old complete file")
+    (tmp_path / ".other.1234abcd.pt").write_bytes(b"another target's temp")
+    seen = []
+
+    def killed(tmp: Path) -> None:  # the temp file as a kill at this moment would leave it
+        tmp.write_bytes(b"half")
+        seen.extend([tmp, leftover_temps(target), leftover_temps(tmp_path / "step_*.pt")])
+
+    atomic_write(target, killed)
+    tmp, exact, wildcard = seen
+    assert exact == [tmp] and wildcard == [tmp]
+    assert leftover_temps(target) == []  # gone once the write completed
 
 
 def _wait_for_step(run: Path, step: int, proc: subprocess.Popen[str], timeout: float = 90) -> None:

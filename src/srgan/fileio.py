@@ -20,7 +20,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], durable: boo
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}{path.suffix}")  # as leftover_temps matches
     try:
         write(tmp)
         if durable:
@@ -36,3 +36,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], durable: boo
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def leftover_temps(path: str | Path) -> list[Path]:
+    """Temporary files a killed ``atomic_write`` to ``path`` left behind; the name of ``path`` may hold wildcards.
+
+    Only for a writer that knows no other write to those targets is in flight (one trainer per run folder).
+    """
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.stem}.*{path.suffix}"))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from srgan.errors import SrganError
-from srgan.fileio import atomic_write
+from srgan.fileio import atomic_write, leftover_temps
 
 FORMAT = "srgan-train-checkpoint"
 PREFIX = "step_"
@@ -63,7 +63,7 @@ def save(run: Path, state: dict[str, Any], step: int, keep: int) -> Path:
     for old in list_checkpoints(run)[:-keep]:
         old.unlink(missing_ok=True)
     # A run killed mid-write (SIGKILL, power loss) leaves its temp files behind; one writer per run, so any is stale.
-    for stale in [*checkpoint_dir(run).glob(f".{PREFIX}*.pt"), *run.glob(".latest.*")]:
+    for stale in [*leftover_temps(checkpoint_dir(run) / f"{PREFIX}*.pt"), *leftover_temps(run / "latest")]:
         stale.unlink(missing_ok=True)
     return path
 
