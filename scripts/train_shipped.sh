@@ -10,9 +10,9 @@ make setup
 [ -d "$DATA/train" ] || .venv/bin/python scripts/prepare_data.py "$DATA"
 # The run has stages, each a resume of the same run: 3,900 steps with decay, then restarts of the lr
 # with later milestones. The lr is a pure function of the step and the flags, so re-running this script replays
-# the stages exactly; a stage already passed returns at once. Stage 3 was stopped by MAX_TIME at step 13,847, where
-# stage 4 restarts at the lr of its first milestone (1e-4). The shipped weights are stage 4's best validation
-# checkpoint (step 18,000). Stage 5 (restart at 1e-4) continues the run; its milestones may still move.
+# the stages exactly; a stage already passed returns at once. Stage 3 was stopped by MAX_TIME at step 13,847;
+# stages 4 and 5 each restart at the lr of their first milestone (1e-4). The shipped weights are stage 5's best validation
+# checkpoint (step 22,750).
 train() {
   .venv/bin/srgan train --phase srresnet --data "$DATA/train" --val "$DATA/val" --out "$RUN" \
     --scale 4 --blocks 16 --channels 64 --batch 16 --patch 96 --seed 0 --lr 4e-4 --gamma 0.25 \
@@ -23,4 +23,4 @@ train --steps 3900 --milestones 2900 3400
 train --steps 7100 --milestones 5600 6500
 train --steps 13847 --milestones 11700 13300
 train --steps 18600 --milestones 13847 17700
-train --steps 26000 --milestones 18600 24500
+train --steps 23200 --milestones 18600 21600 22600
