@@ -12,7 +12,7 @@ make setup
 # with later milestones. The lr is a pure function of the step and the flags, so re-running this script replays
 # the stages exactly; a stage already passed returns at once. Stage 3 was stopped by MAX_TIME at step 13,847;
 # stages 4 and 5 each restart at the lr of their first milestone (1e-4). The shipped weights are stage 5's best validation
-# checkpoint (step 22,750).
+# checkpoint (step 22,750). Stage 6 (restart at 1e-4) continues the run; its milestones may still move.
 train() {
   .venv/bin/srgan train --phase srresnet --data "$DATA/train" --val "$DATA/val" --out "$RUN" \
     --scale 4 --blocks 16 --channels 64 --batch 16 --patch 96 --seed 0 --lr 4e-4 --gamma 0.25 \
@@ -24,3 +24,4 @@ train --steps 7100 --milestones 5600 6500
 train --steps 13847 --milestones 11700 13300
 train --steps 18600 --milestones 13847 17700
 train --steps 23200 --milestones 18600 21600 22600
+train --steps 30000 --milestones 23200 28000
