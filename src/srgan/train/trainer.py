@@ -189,6 +189,10 @@ def train(config: TrainConfig) -> Path:
         d = convert_batchnorm(d, device.type) if d is not None else None
     vgg = (VGG19Features(config.content.removeprefix("vgg"), config.vgg_weights)
            if config.phase == "srgan" and config.content != "mse" else None)
+    # On the device before the optimisers load a checkpoint: Adam puts its resumed state beside each parameter.
+    for m in (g, d, vgg):
+        if m is not None:
+            m.to(device, memory_format=fmt)
     betas = (0.9, 0.999)
     opt_g = torch.optim.Adam(g.parameters(), lr=config.learning_rate, betas=betas)
     opt_d = torch.optim.Adam(d.parameters(), lr=config.learning_rate, betas=betas) if d else None
@@ -210,9 +214,6 @@ def train(config: TrainConfig) -> Path:
         step, stats = state["step"], state["stats"]
         log.line(f"resumed from step {step} ({run / 'latest'})")
 
-    for m in (g, d, vgg):
-        if m is not None:
-            m.to(device, memory_format=fmt)
     # Distributed: BatchNorm over the global batch, gradients averaged by DDP; the unwrapped modules are saved.
     g_train: nn.Module = g
     d_train: nn.Module | None = d
