@@ -27,7 +27,7 @@ _RESERVED = ("format", "format_version", "architecture", "config")
 WEIGHTS_DIR = Path(__file__).parent
 # Shipped models: name → (file inside this package, sha256 of that file). Checked on every load.
 SHIPPED: dict[str, tuple[str, str]] = {
-    "srresnet-x4": ("srresnet_x4.safetensors", "b26fbf03b4e565bcd3a056d451619102dc5a4d5c67733885083d796829e6c6e0"),
+    "srresnet-x4": ("srresnet_x4.safetensors", "b2cb8cd04c6b807777c13ed05eb376db25c3afa930ff0683ee37c52a07dfd815"),
 }
 DEFAULT_MODEL = "srresnet-x4"
 T = TypeVar("T")
