@@ -9,7 +9,10 @@ taken in one run are meaningful: other work on the machine moves absolute number
 Decoding and encoding (PNG) are timed separately and not included. With a shipped model and Set5 present, the
 PSNR-Y of bf16 and fp32 inference is compared too.
 
-Usage: python benchmarks/upscale.py [--sizes 256x192 1024x768] [--repeat 2] [--set5 DIR]
+With ``--device cuda`` the same table is measured on a GPU (peaks at 8192², peak GPU memory instead of RSS, no ONNX
+Runtime: its CPU provider is what peers use on a CPU).
+
+Usage: python benchmarks/upscale.py [--sizes 256x192 1024x768] [--repeat 2] [--set5 DIR] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -46,9 +49,16 @@ def macs_per_lr_pixel(c: GeneratorConfig) -> int:
     return 81 * 3 * ch + (2 * c.n_blocks + 1) * 9 * ch * ch + up + 81 * ch * 3 * c.scale**2
 
 
+def _sync() -> None:
+    """Wait for queued GPU work, so that a wall-clock time covers it (nothing to wait for on a CPU)."""
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def timed(fn: Callable[[], object]) -> float:
     t = time.perf_counter()
     fn()
+    _sync()
     return time.perf_counter() - t
 
 
@@ -57,8 +67,13 @@ def best_time(fn: Callable[[], object], repeat: int) -> float:
     return min(timed(fn) for _ in range(repeat))
 
 
-def peak_rss_of(fn: Callable[[], object]) -> int:
-    """Peak resident memory of this process (bytes) while ``fn`` runs; Linux resets the peak via clear_refs."""
+def peak_memory_of(fn: Callable[[], object], device: torch.device) -> int:
+    """Peak memory (bytes) while ``fn`` runs: GPU memory allocated on a GPU, else the process's resident memory
+    (Linux resets that peak via clear_refs)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        fn()
+        return torch.cuda.max_memory_allocated(device)
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -69,18 +84,19 @@ def peak_rss_of(fn: Callable[[], object]) -> int:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
 
 
-def matmul_gflops(dtype: torch.dtype, n: int = 2048) -> tuple[float, int]:
-    """(GFLOP/s, size) of an n² matmul; emulated bf16 (no AMX/AVX-512-BF16) is measured at 512² to stay quick."""
-    if dtype == torch.bfloat16 and not runtime.cpu_has_native_bf16():
-        n = 512
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+def matmul_gflops(dtype: torch.dtype, device: torch.device) -> tuple[float, int]:
+    """(GFLOP/s, size) of an n² matmul: 2048² on a CPU (512² for emulated bf16, to stay quick), 8192² on a GPU
+    (smaller ones finish in launch-overhead time there)."""
+    emulated = dtype == torch.bfloat16 and not runtime.cpu_has_native_bf16()
+    n = 8192 if device.type == "cuda" else 512 if emulated else 2048
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
     a @ b
     return 2 * n**3 / best_time(lambda: a @ b, 3) / 1e9, n
 
 
-def conv_gflops(dtype: torch.dtype) -> float:
-    x = torch.randn(16, 64, 96, 96, dtype=dtype).contiguous(memory_format=torch.channels_last)
-    w = torch.randn(64, 64, 3, 3, dtype=dtype).contiguous(memory_format=torch.channels_last)
+def conv_gflops(dtype: torch.dtype, device: torch.device) -> float:
+    x = torch.randn(16, 64, 96, 96, dtype=dtype, device=device).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(64, 64, 3, 3, dtype=dtype, device=device).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         F.conv2d(x, w, padding=1)
         return 2 * 16 * 96 * 96 * 64 * 64 * 9 / best_time(lambda: F.conv2d(x, w, padding=1), 2) / 1e9
@@ -91,15 +107,15 @@ class Row:
     path: str
     size: tuple[int, int]  # input width, height
     seconds: float
-    peak_rss: int
+    peak_memory: int
 
 
-def measure(path: str, size: tuple[int, int], fn: Callable[[], object], repeat: int) -> Row:
-    """Peak RSS from a first call, then the best of ``repeat`` timed calls; ``repeat`` 0 times that first call
+def measure(path: str, size: tuple[int, int], fn: Callable[[], object], repeat: int, device: torch.device) -> Row:
+    """Peak memory from a first call, then the best of ``repeat`` timed calls; ``repeat`` 0 times that first call
     (for runs of minutes, where one-time costs vanish)."""
     first: list[float] = []
-    rss = peak_rss_of(lambda: first.append(timed(fn)))
-    return Row(path, size, best_time(fn, repeat) if repeat else first[0], rss)
+    peak = peak_memory_of(lambda: first.append(timed(fn)), device)
+    return Row(path, size, best_time(fn, repeat) if repeat else first[0], peak)
 
 
 def onnx_session(model: Generator, folder: Path) -> Callable[[np.ndarray], object] | None:
@@ -118,7 +134,7 @@ def onnx_session(model: Generator, folder: Path) -> Callable[[np.ndarray], objec
     return lambda x: session.run(None, {"lr": x})
 
 
-def quality_check(model_name: str | None, set5: Path, notes: list[str]) -> None:
+def quality_check(model_name: str | None, set5: Path, notes: list[str], device: torch.device) -> None:
     """PSNR-Y on Set5 of a trained model (default: the shipped one) with bf16 vs fp32 inference (the issue's
     ≤ 0.01 dB requirement)."""
     try:
@@ -133,7 +149,7 @@ def quality_check(model_name: str | None, set5: Path, notes: list[str]) -> None:
         return
     from PIL import Image
 
-    ups = {p: Upscaler(model, device="cpu", precision=p) for p in ("fp32", "bf16")}
+    ups = {p: Upscaler(model, device=device, precision=p) for p in ("fp32", "bf16")}
     psnr = {p: [] for p in ups}
     for f in files:
         hr = np.asarray(Image.open(f).convert("RGB"))
@@ -153,47 +169,48 @@ def main() -> None:
     ap.add_argument("--set5", type=Path, default=SET5, help="Set5 HR folder for the bf16/fp32 PSNR check")
     ap.add_argument("--model", help="trained weights for the PSNR check (default: the shipped model); speed is "
                     "measured with random weights")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     args = ap.parse_args()
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
 
     threads = runtime.configure_threads()
-    device = torch.device("cpu")
+    device = runtime.resolve_device(args.device)
+    gpu = device.type == "cuda"
     dtype = runtime.resolve_precision("auto", device)
-    default_name = "bf16" if dtype == torch.bfloat16 else "fp32"
+    default_name = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
     load_before = os.getloadavg()
     print(f"# srgan inference benchmark — {time.strftime('%Y-%m-%d %H:%M')}, {runtime.cpu_model()}, {threads} threads, "
-          f"torch {torch.__version__}")
-    print(f"native bf16 (AMX/AVX512-BF16): {runtime.cpu_has_native_bf16()}; default precision here: {default_name}; "
-          f"load average at start {load_before[0]:.2f}\n")
+          f"torch {torch.__version__}" + (f", {torch.cuda.get_device_name(device)}" if gpu else ""))
+    print(f"device {device}; native bf16 (AMX/AVX512-BF16): {runtime.cpu_has_native_bf16()}; default precision here: "
+          f"{default_name}; load average at start {load_before[0]:.2f}\n")
 
-    mm16, n16 = matmul_gflops(torch.bfloat16)
-    mm32, n32 = matmul_gflops(torch.float32)
-    cv16, cv32 = conv_gflops(torch.bfloat16), conv_gflops(torch.float32)
+    mm16, n16 = matmul_gflops(torch.bfloat16, device)
+    mm32, n32 = matmul_gflops(torch.float32, device)
+    cv16, cv32 = conv_gflops(torch.bfloat16, device), conv_gflops(torch.float32, device)
     print("| machine peak | GFLOP/s |\n|---|---:|")
     print(f"| matmul bf16 {n16}² | {mm16:.1f} |\n| matmul fp32 {n32}² | {mm32:.1f} |")
     print(f"| conv 3×3 64→64 bf16, 16×96² | {cv16:.1f} |\n| conv 3×3 64→64 fp32, 16×96² | {cv32:.1f} |\n")
 
     torch.manual_seed(0)
-    model = Generator().eval()  # random weights: speed does not depend on them
+    model = Generator().eval().to(device)  # random weights: speed does not depend on them
     macs = macs_per_lr_pixel(model.config)
-    peer = Generator().eval()
+    peer = Generator().eval().to(device)
     peer.load_state_dict(model.state_dict())
-    up = Upscaler(model, device=device, precision="auto")
     fast = optimize_for_inference(model, dtype)
-    peak = mm16 if dtype == torch.bfloat16 else mm32
+    up = Upscaler(model, device=device, precision="auto")
     notes: list[str] = []
     verdicts: list[str] = []
-    print(f"| path | input | output MP/s | model GFLOP/s | % bf16 matmul peak | % {default_name} matmul peak "
-          "| × peer | peak RSS |\n|---|---|---:|---:|---:|---:|---:|---:|", flush=True)
+    print(f"| path | input | output MP/s | model GFLOP/s | % bf16 matmul peak | % fp32 matmul peak "
+          f"| × peer | peak {'GPU memory' if gpu else 'RSS'} |\n|---|---|---:|---:|---:|---:|---:|---:|", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        ort_run = onnx_session(peer, Path(tmp))
-        if ort_run is None:
+        ort_run = None if gpu else onnx_session(peer, Path(tmp))
+        if ort_run is None and not gpu:
             notes.append("ONNX Runtime: not installed (pip install 'srgan[onnx]'), not measured")
         for w, h in sizes:
             img = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-            x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div_(255)
-            # Runs of minutes on a large image are timed once (their first call); one-time costs vanish there.
-            reps = 0 if w * h > 300_000 else args.repeat
+            x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div_(255).to(device)
+            # Runs of minutes on a large CPU image are timed once (their first call); one-time costs vanish there.
+            reps = 0 if w * h > 300_000 and not gpu else args.repeat
             runs: list[tuple[str, Callable[[], object]]] = [("peer: fp32 NCHW eager", lambda x=x: peer(x))]
             if ort_run is not None:
                 runs.append(("ONNX Runtime fp32", lambda x=x: ort_run(x.numpy())))
@@ -203,12 +220,12 @@ def main() -> None:
             base = None
             for name, fn in runs:
                 with torch.inference_mode():
-                    r = measure(name, (w, h), fn, reps)
+                    r = measure(name, (w, h), fn, reps, device)
                 base = base or r
                 gflops = 2 * macs * w * h / r.seconds / 1e9
                 ratio = base.seconds / r.seconds
                 print(f"| {r.path} | {w}×{h} | {w * h * 16 / r.seconds / 1e6:.3f} | {gflops:.1f} "
-                      f"| {gflops / mm16:.0%} | {gflops / peak:.0%} | {ratio:.2f}× | {r.peak_rss / 2**30:.2f} GiB |",
+                      f"| {gflops / mm16:.0%} | {gflops / mm32:.0%} | {ratio:.2f}× | {r.peak_memory / 2**30:.2f} GiB |",
                       flush=True)
                 if name.startswith("default"):
                     verdicts.append(f"{w}×{h}: {ratio:.2f}× peer ({'met' if ratio >= ISSUE_SPEEDUP else 'NOT met'}), "
@@ -219,10 +236,12 @@ def main() -> None:
     print(f"\nTargets (≥ {ISSUE_SPEEDUP:.0f}× peer, ≥ {ISSUE_PEAK_FRACTION:.0%} of the bf16 matmul peak):")
     for v in verdicts:
         print(f"- {v}")
-    if dtype != torch.bfloat16:
+    if gpu:
+        print("- on a GPU: the targets are defined for CPUs and are shown for reference")
+    elif dtype != torch.bfloat16:
         print("- this CPU has no native bf16, so the default path computes in fp32 and the bf16 peak is emulation: "
               "the targets are defined for AMX/AVX512-BF16 CPUs")
-    quality_check(args.model, args.set5, notes)
+    quality_check(args.model, args.set5, notes, device)
     print()
     for n in notes:
         print(f"- {n}")
