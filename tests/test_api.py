@@ -196,3 +196,17 @@ def test_plan_jobs_refuses_ambiguous_outputs(tmp_path: Path) -> None:
     assert len(jobs) == 1 and "writes the same output as" in problems[0]
     with pytest.raises(SrganError, match="needs exactly one input file"):
         plan_jobs([str(tmp_path)], tmp_path / "one.png", "_x2", None)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_to_integer_rounds_to_nearest_across_row_chunks(dtype: type) -> None:
+    # 1M columns × 3 channels makes each row its own conversion chunk; values straddle the rounding points.
+    top = np.iinfo(dtype).max
+    h, w = 3, 1 << 20
+    t = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))
+    t[0, :, :, :4] = torch.tensor([0.0, 0.49 / top, 0.51 / top, 1.0])
+    out = api._to_integer(t, np.dtype(dtype))
+    expected = np.round(t[0].permute(1, 2, 0).numpy() * np.float32(top))  # float32 product, half to even: as torch
+    assert out.dtype == dtype and out.shape == (h, w, 3)
+    assert np.array_equal(out, expected)
+    assert out[0, :4, 0].tolist() == [0, 0, 1, top]
