@@ -241,7 +241,12 @@ def test_max_time_is_honoured(tmp_path: Path, data_dir: Path) -> None:
                  "--max-time", "3s"]) == 0
     assert time.monotonic() - t0 < 60
     assert "(max-time)" in (run / "train.log").read_text()
-    assert checkpoint.load_latest(run) is not None
+    state = checkpoint.load_latest(run)
+    assert state is not None
+    # The budget belongs to that invocation: a resume without --max-time runs to its --steps.
+    assert main(["train", "--out", str(run), "--steps", str(state["step"] + 3)]) == 0
+    assert re.search(rf"stopped at step {state['step'] + 3} \(steps\)", (run / "train.log").read_text())
+    assert json.loads((run / "config.json").read_text())["max_time"] is None
 
 
 def test_bad_images_are_skipped_and_counted(tmp_path: Path, data_dir: Path) -> None:

@@ -60,7 +60,8 @@ def read_run_config(out: str) -> dict | None:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train SRResNet (MSE) or SRGAN; resumable, time-limited, unattended",
                        description="Defaults are the paper's. Flags not given keep the value saved in a resumed "
-                                   "run, then the --config TOML file's, then the default.")
+                                   "run, then the --config TOML file's, then the default; --device, --workers and "
+                                   "--max-time apply to one invocation and are not kept.")
     p.add_argument("--out", required=True, help="run folder (checkpoints, previews, logs, weights)")
     p.add_argument("--phase", choices=("srresnet", "srgan"), help="srresnet = MSE pre-training (default)")
     p.add_argument("--data", nargs="+", help="training image folders (searched recursively)")

@@ -14,6 +14,9 @@ PHASES = ("srresnet", "srgan")
 CONTENT_LOSSES = ("vgg54", "vgg22", "mse")
 # Settings that define the network or the run's meaning: a resumed run must not change them.
 FIXED_ON_RESUME = ("phase", "scale", "blocks", "channels", "patch", "batch", "seed", "content", "data")
+# Settings of one invocation, not of the run: a resume takes them from its own flags or the defaults, so that a run
+# moved to other hardware, or resumed without a time limit, does not inherit the last machine's or budget's.
+PER_INVOCATION = ("device", "workers", "max_time")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -133,9 +136,11 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 def build_config(cli: dict[str, Any], toml: dict[str, Any] | None = None,
                  saved: dict[str, Any] | None = None) -> TrainConfig:
-    """Merge paper defaults ← saved run config ← TOML ← explicitly given CLI flags (None = not given)."""
+    """Merge paper defaults ← saved run config (less PER_INVOCATION) ← TOML ← explicitly given CLI flags (None = not
+    given)."""
     merged: dict[str, Any] = {}
-    for layer in (saved or {}, toml or {}, {k: v for k, v in cli.items() if v is not None}):
+    kept = {k: v for k, v in (saved or {}).items() if k not in PER_INVOCATION}
+    for layer in (kept, toml or {}, {k: v for k, v in cli.items() if v is not None}):
         merged |= {k: _coerce(k, v) for k, v in layer.items()}
     if saved:
         changed = [k for k in FIXED_ON_RESUME if k in merged and _coerce(k, saved.get(k)) != merged[k]]
