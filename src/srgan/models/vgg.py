@@ -61,7 +61,9 @@ class VGG19Features(nn.Module):
     mode; gradients still flow to the input, which is what the content loss needs.
     """
 
-    def __init__(self, layer: str = "54", weights: str | Path | None = None) -> None:
+    def __init__(self, layer: str = "54", weights: str | Path | None = None, random_init: bool = False) -> None:
+        """``random_init``: no weights at all; He-normal convolutions from the current torch RNG (a fixed random
+        perceptual network; He init keeps the activation scale through the 16 convs, PyTorch's default shrinks it)."""
         super().__init__()
         if layer not in LAYERS:
             raise ValueError(f"layer must be one of {sorted(LAYERS)}, got {layer!r}")
@@ -69,11 +71,16 @@ class VGG19Features(nn.Module):
         self.features = _build_features(LAYERS[layer])
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
-        path = resolve_weights(weights)
-        if path.suffix.lower() in (".h5", ".hdf5"):
-            self._load_keras(path)
+        if random_init:
+            for conv in (m for m in self.features if isinstance(m, nn.Conv2d)):
+                nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+                nn.init.zeros_(conv.bias)
         else:
-            self._load_torchvision(path)
+            path = resolve_weights(weights)
+            if path.suffix.lower() in (".h5", ".hdf5"):
+                self._load_keras(path)
+            else:
+                self._load_torchvision(path)
         self.requires_grad_(False)
         self.eval()
 

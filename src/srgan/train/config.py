@@ -11,7 +11,7 @@ from typing import Any
 from srgan.errors import SrganError
 
 PHASES = ("srresnet", "srgan")
-CONTENT_LOSSES = ("vgg54", "vgg22", "mse")
+CONTENT_LOSSES = ("vgg54", "vgg22", "mse", "effnet", "vgg54-random")  # see srgan.train.losses
 # Settings that define the network or the run's meaning: a resumed run must not change them.
 FIXED_ON_RESUME = ("phase", "scale", "blocks", "channels", "patch", "batch", "seed", "content", "data")
 # Settings of one invocation, not of the run: a resume takes them from its own flags or the defaults, so that a run
@@ -72,6 +72,7 @@ class TrainConfig:
     preview_every: int = 1000
     val_every: int = 5000
     max_nonfinite: int = 20
+    collapse_steps: int = 2000  # srgan: stop when D is right on every patch this many steps in a row (0 = never)
     extra_metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -2,7 +2,8 @@
 
 Phase ``srresnet``: the generator alone, MSE on [−1, 1] images (the paper's SRResNet-MSE).
 Phase ``srgan``: generator initialised from SRResNet weights, loss = content + 1e-3 · adversarial, the
-discriminator trained by its own Adam on real/fake, alternating with the generator (k = 1).
+discriminator trained by its own Adam on real/fake, alternating with the generator (k = 1). The losses live in
+``srgan.train.losses``; D's accuracy on real and fake patches is logged as the run's health signal.
 
 The batch of step k is a pure function of (seed, k) (see ``StepSampler``), so a resumed run sees exactly the data
 an uninterrupted one would, without saving any sampler state beyond the step.
@@ -21,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
@@ -34,14 +34,14 @@ from srgan.evaluate import bicubic_upscale, evaluate
 from srgan.fileio import atomic_write
 from srgan.imageread import read_rgb8
 from srgan.metrics import psnr_y
-from srgan.models import Discriminator, Generator, VGG19Features
+from srgan.models import Discriminator, Generator
 from srgan.runtime import autocast, configure_threads, memory_format, resolve_device, resolve_precision
 from srgan.train import checkpoint
 from srgan.train.config import TrainConfig, parse_duration, parse_every
 from srgan.train.distributed import World, convert_batchnorm, init_from_env, shutdown
+from srgan.train.losses import CollapseWatch, ContentLoss, discriminator_loss, generator_adversarial_loss
 from srgan.train.previews import preview_grid, save_preview
 
-VGG_SCALE = 1 / 12.75  # the paper's rescaling of VGG feature maps (Sec. 2.2.1)
 N_PREVIEWS = 4
 
 
@@ -187,10 +187,9 @@ def train(config: TrainConfig) -> Path:
     if world.size > 1:  # before the optimisers are built: conversion replaces the BatchNorm parameters
         g = convert_batchnorm(g, device.type)
         d = convert_batchnorm(d, device.type) if d is not None else None
-    vgg = (VGG19Features(config.content.removeprefix("vgg"), config.vgg_weights)
-           if config.phase == "srgan" and config.content != "mse" else None)
+    content_loss = ContentLoss(config.content if config.phase == "srgan" else "mse", config.vgg_weights)
     # On the device before the optimisers load a checkpoint: Adam puts its resumed state beside each parameter.
-    for m in (g, d, vgg):
+    for m in (g, d, content_loss):
         if m is not None:
             m.to(device, memory_format=fmt)
     betas = (0.9, 0.999)
@@ -293,6 +292,7 @@ def train(config: TrainConfig) -> Path:
              f"device {device}, precision {dtype or 'fp32'}, {len(dataset.sources)} images")
     started = last_save = last_log = time.monotonic()
     start_step, log_step, nonfinite_run = step, step, 0
+    collapse = CollapseWatch(config.collapse_steps)
     seconds_before = stats["train_seconds"]
     data_iter = iter(loader)
     stop_reason = "steps"
@@ -314,9 +314,10 @@ def train(config: TrainConfig) -> Path:
             # discriminator step on real vs (detached) fake
             with autocast(device, dtype):
                 real, fake = d_train(hr_img), d_train(sr.detach())
-            loss_d = (F.binary_cross_entropy_with_logits(real.float(), torch.ones_like(real, dtype=torch.float32))
-                      + F.binary_cross_entropy_with_logits(fake.float(), torch.zeros_like(fake, dtype=torch.float32)))
+            loss_d = discriminator_loss(real, fake)
+            acc_real, acc_fake = collapse.update(real, fake)
             losses["d"] = loss_d
+            losses["d_acc_real"], losses["d_acc_fake"] = torch.tensor(acc_real), torch.tensor(acc_fake)
             if torch.isfinite(loss_d):
                 opt_d.zero_grad(set_to_none=True)
                 scaler.scale(loss_d).backward()
@@ -326,19 +327,13 @@ def train(config: TrainConfig) -> Path:
             d.requires_grad_(False)
             with autocast(device, dtype):
                 judged = d(sr)
-                if vgg is not None:
-                    with torch.no_grad():
-                        target = vgg(hr_img).float() * VGG_SCALE
-                    content = F.mse_loss(vgg(sr).float() * VGG_SCALE, target)
-                else:
-                    content = F.mse_loss(sr.float(), hr_img)
+                content = content_loss(sr, hr_img)
             d.requires_grad_(True)
-            adversarial = F.binary_cross_entropy_with_logits(judged.float(),
-                                                             torch.ones_like(judged, dtype=torch.float32))
+            adversarial = generator_adversarial_loss(judged)
             losses["content"], losses["adv"] = content, adversarial
             loss_g = content + config.adv_weight * adversarial
         else:
-            loss_g = F.mse_loss(sr.float(), hr_img)
+            loss_g = content_loss(sr, hr_img)
         losses["g"] = loss_g
 
         # backward (a non-finite loss skips the step; too many in a row stops the run)
@@ -353,12 +348,21 @@ def train(config: TrainConfig) -> Path:
             opt_g.zero_grad(set_to_none=True)
             if nonfinite_run >= config.max_nonfinite:
                 save_checkpoint()
-                raise SrganError(f"{nonfinite_run} non-finite losses in a row at step {step}; last checkpoint kept "
-                                 "— lower --lr or use --precision fp32", run)
+                problem = (f"{nonfinite_run} non-finite losses in a row at step {step}; last checkpoint kept "
+                           "— lower --lr or use --precision fp32")
+                log.line(f"stopped: {problem}")
+                raise SrganError(problem, run)
         scaler.update()
         step += 1
         now = time.monotonic()
         stats["train_seconds"] = seconds_before + now - started
+        if collapse.collapsed:
+            save_checkpoint()
+            problem = (f"GAN collapsed: the discriminator was right on every real and generated patch for "
+                       f"{collapse.run} steps in a row (up to step {step}); checkpoint saved — resume from an earlier "
+                       "generator, lower --lr or raise --adv-weight")
+            log.line(f"stopped: {problem}")
+            raise SrganError(problem, run)
 
         # logging
         if step % config.log_every == 0 or step == total:
