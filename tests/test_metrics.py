@@ -1,4 +1,4 @@
-"""PSNR-Y / SSIM-Y against direct, slow restatements of the published formulas."""
+"""PSNR-Y / SSIM-Y against direct, slow restatements of the published formulas; the grid index on known patterns."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from srgan.metrics import psnr_y, rgb_to_y, ssim_y
+from srgan.data.degrade import imresize
+from srgan.metrics import grid_index, psnr_y, rgb_to_y, ssim_y
 
 
 def _y_slow(img: np.ndarray) -> np.ndarray:
@@ -105,3 +106,38 @@ def test_bad_arguments() -> None:
         ssim_y(a, a, 3)
     with pytest.raises(TypeError, match="uint8"):
         psnr_y(a.astype(np.float32), a.astype(np.float32), 0)
+
+
+def test_grid_index_closed_form() -> None:
+    # Along x the steps are 2, 2, 2, 10, 2, 2, 2, 10, ...: phases 0–2 have mean |ΔY| 2k, phase 3 10k → ratio 5.
+    # Along y nothing changes (no structure: 1). The index is the mean of both.
+    j = np.arange(40)
+    img = np.tile((2 * j + 8 * (j // 4)).astype(np.uint8), (30, 1))
+    assert grid_index(img, period=4) == pytest.approx(3.0, abs=1e-12)
+    assert grid_index(np.full((20, 20, 3), 9, dtype=np.uint8)) == 1.0
+    nearest = np.repeat(np.repeat(np.random.default_rng(0).integers(0, 256, (8, 8, 3), np.uint8), 4, 0), 4, 1)
+    assert grid_index(nearest) == math.inf
+
+
+def test_grid_index_sees_a_period_4_pattern() -> None:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:128, 0:128]
+    smooth = 128 + 60 * np.sin(xx / 11) * np.cos(yy / 7)
+    plain = np.clip(smooth[..., None] + rng.normal(0, 4, (128, 128, 3)), 0, 255).astype(np.uint8)
+    grid = plain.copy()
+    grid[::4] = np.clip(grid[::4].astype(int) + 12, 0, 255)  # a brighter row and column every 4 pixels
+    grid[:, ::4] = np.clip(grid[:, ::4].astype(int) + 12, 0, 255)
+    assert grid_index(plain, 4, crop=4) == pytest.approx(1.0, abs=0.05)
+    assert grid_index(grid, 4, crop=4) > 1.5
+    assert grid_index(grid, 3, crop=4) == pytest.approx(1.0, abs=0.05)  # the index looks at one period only
+    # MATLAB-bicubic ×4 treats the four sub-pixel positions differently too; on fine detail that shows
+    bicubic = imresize(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), 4)
+    assert grid_index(bicubic, 4, crop=4) > 2
+    assert grid_index(bicubic, 3, crop=4) == pytest.approx(1.0, abs=0.05)
+
+
+def test_grid_index_bad_arguments() -> None:
+    with pytest.raises(ValueError, match=r"period 4 needs more than 4×4 pixels after the border crop, got 4×6"):
+        grid_index(np.zeros((14, 12, 3), dtype=np.uint8), 4, crop=4)
+    with pytest.raises(ValueError, match="period 1"):
+        grid_index(np.zeros((14, 12, 3), dtype=np.uint8), 1)
