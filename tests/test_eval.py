@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from functools import partial
 from pathlib import Path
 
@@ -18,9 +16,9 @@ from srgan import weights
 from srgan.cli import main
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
-from srgan.evaluate import bicubic_upscale, evaluate
+from srgan.evaluate import bicubic_upscale, evaluate, evaluate_hr
 from srgan.imageread import read_rgb8
-from srgan.metrics import psnr_y, ssim_y
+from srgan.metrics import grid_index, niqe, psnr_y, ssim_y
 
 from .conftest import tiny_generator
 
@@ -96,15 +94,50 @@ def test_evaluate_saves_images_without_overwriting(bench: Path, tmp_path: Path) 
     evaluate(partial(bicubic_upscale, scale=4), [bench], 4, save_dir=out, overwrite=True)
 
 
+@pytest.fixture
+def big(tmp_path: Path) -> Path:
+    """Images large enough for NIQE (96×96 after the mod-crop and border crop at ×4)."""
+    d = tmp_path / "Big"
+    d.mkdir()
+    Image.fromarray(rgb(110, 121, 3)).save(d / "a.png")
+    Image.fromarray(rgb(130, 104, 4)).save(d / "b.png")
+    return d
+
+
+def test_no_reference_metrics_of_sr_and_hr(big: Path) -> None:
+    (result,) = evaluate(partial(bicubic_upscale, scale=4), [big], 4, metrics=["niqe", "grid", "psnr"])
+    (hr_row,) = evaluate_hr([big], 4, ["psnr", "niqe", "grid"])  # PSNR needs a reference: ignored here
+    for r, h, img in zip(result.per_image, hr_row.per_image, (rgb(110, 121, 3), rgb(130, 104, 4)), strict=True):
+        hr = img[:img.shape[0] // 4 * 4, :img.shape[1] // 4 * 4]
+        sr = imresize(imresize(hr, 1 / 4), 4)
+        assert r.scores == {"niqe": niqe(sr, 4), "grid": grid_index(sr, 4, 4), "psnr_y": psnr_y(sr, hr, 4)}
+        assert h.scores == {"niqe": niqe(hr, 4), "grid": grid_index(hr, 4, 4)}
+    assert result.mean("niqe") > hr_row.mean("niqe") and result.mean("grid") > hr_row.mean("grid")
+    with pytest.raises(ValueError, match="scores an image alone"):
+        evaluate_hr([big], 4, ["psnr", "ssim"])
+
+
+def test_images_too_small_for_a_metric_are_skipped(big: Path, bench: Path) -> None:
+    Image.fromarray(rgb(50, 47, 1)).save(big / "small.png")
+    with pytest.warns(UserWarning, match="small.png: skipped"):
+        (result,) = evaluate(partial(bicubic_upscale, scale=4), [big], 4, metrics=["psnr", "niqe"])
+    assert [r.name for r in result.per_image] == ["a.png", "b.png"]
+    assert result.skipped == ((str(big / "small.png"), "NIQE needs at least 96×96 pixels after the border crop, "
+                                                      "got 36×40"),)
+    with pytest.raises(SrganError, match="no usable images"), pytest.warns(UserWarning):
+        evaluate(partial(bicubic_upscale, scale=4), [bench], 4, metrics=["niqe"])
+
+
 def test_cli_eval_json_schema(bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "r.json"
     assert main(["eval", "--model", "bicubic", "--data", str(bench), "--json", str(report)]) == 0
     doc = json.loads(report.read_text())
-    assert set(doc) == {"model", "scale", "results"}
-    assert doc["model"] == "bicubic" and doc["scale"] == 4
-    (res,) = doc["results"]
-    assert set(res) == {"dataset", "images", "psnr_y", "ssim_y", "per_image"}
-    assert res["dataset"] == "Tiny" and res["images"] == 2
+    assert doc == {"scale": 4, "metrics": ["psnr_y", "ssim_y"], "models": doc["models"], "hr": []}
+    (model,) = doc["models"]
+    assert set(model) == {"model", "results"} and model["model"] == "bicubic"
+    (res,) = model["results"]
+    assert set(res) == {"dataset", "images", "psnr_y", "ssim_y", "skipped", "per_image"}
+    assert res["dataset"] == "Tiny" and res["images"] == 2 and res["skipped"] == []
     assert [set(p) for p in res["per_image"]] == [{"name", "psnr_y", "ssim_y"}] * 2
     assert [p["name"] for p in res["per_image"]] == ["one.png", "two.png"]
     assert all(isinstance(p["psnr_y"], float) and isinstance(p["ssim_y"], float) for p in res["per_image"])
@@ -113,6 +146,37 @@ def test_cli_eval_json_schema(bench: Path, tmp_path: Path, capsys: pytest.Captur
     assert res["psnr_y"] == expected.psnr_y
     table = capsys.readouterr().out
     assert "Tiny" in table and f"{expected.psnr_y:.3f}" in table and f"{expected.ssim_y:.4f}" in table
+
+
+def test_cli_eval_several_models_and_all_metrics(big: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    m1 = weights.save(tiny_generator(scale=4, n_blocks=1, channels=8, seed=1), tmp_path / "one.safetensors")
+    m2 = weights.save(tiny_generator(scale=4, n_blocks=1, channels=8, seed=2), tmp_path / "two.safetensors")
+    report, save = tmp_path / "r.json", tmp_path / "sr"
+    assert main(["eval", "--model", str(m1), str(m2), "bicubic", "--data", str(big), "--metrics", "psnr", "ssim",
+                 "niqe", "grid", "--json", str(report), "--save", str(save), "--device", "cpu",
+                 "--precision", "fp32"]) == 0
+    doc = json.loads(report.read_text())
+    assert doc["scale"] == 4 and doc["metrics"] == ["psnr_y", "ssim_y", "niqe", "grid"]
+    assert [m["model"] for m in doc["models"]] == [str(m1), str(m2), "bicubic"]  # no second bicubic
+    for m in doc["models"]:
+        (res,) = m["results"]
+        assert {"psnr_y", "ssim_y", "niqe", "grid"} <= set(res) and res["images"] == 2
+    (hr,) = doc["hr"]
+    assert set(hr) == {"dataset", "images", "niqe", "grid", "skipped", "per_image"}
+    assert hr["niqe"] == evaluate_hr([big], 4, ["niqe"])[0].mean("niqe")
+    bicubic = doc["models"][2]["results"][0]
+    assert bicubic["psnr_y"] == evaluate(partial(bicubic_upscale, scale=4), [big], 4)[0].psnr_y
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if line.startswith("Big")]
+    assert [r[1] for r in rows] == [str(m1), str(m2), "bicubic", "HR"]
+    assert rows[2][3:] == [f"{bicubic[k]:{f}}" for k, f in (("psnr_y", ".3f"), ("ssim_y", ".4f"), ("niqe", ".3f"),
+                                                             ("grid", ".3f"))]
+    assert rows[3][2:] == ["2", "-", "-", f"{hr['niqe']:.3f}", f"{hr['grid']:.3f}"]
+    for stem in ("one", "two", "bicubic"):
+        assert sorted(p.name for p in (save / stem / "Big").iterdir()) == ["a.png", "b.png"]
+    np.testing.assert_array_equal(np.asarray(Image.open(save / "bicubic" / "Big" / "a.png")),
+                                  imresize(imresize(rgb(110, 121, 3)[:108, :120], 1 / 4), 4))
 
 
 def test_cli_eval_errors_are_one_line(bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,15 +199,34 @@ def test_cli_eval_errors_are_one_line(bench: Path, tmp_path: Path, capsys: pytes
     err = run("--model", str(model), "--data", str(bench), "--scale", "4")
     assert err == f"srgan eval: error: {model}: --scale 4 does not match the model's scale (2)"
 
+    x4 = weights.save(tiny_generator(scale=4, n_blocks=1, channels=8), tmp_path / "x4.safetensors")
+    err = run("--model", "bicubic", str(x4), str(model), "--data", str(bench))
+    assert err == f"srgan eval: error: {model}: the scale of {x4} (4) does not match the model's scale (2)"
 
-def test_cli_eval_skips_bad_files_and_goes_on(bench: Path) -> None:
+    (tmp_path / "b").mkdir()
+    twin = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "b" / "m.safetensors")
+    err = run("--model", str(model), str(twin), "--data", str(bench), "--save", str(tmp_path / "sr"))
+    assert err.startswith(f"srgan eval: error: {tmp_path / 'sr'}: two models would save to the same folder")
+
+
+def test_cli_eval_fails_when_images_are_left_out(bench: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A mean over fewer images than the folder holds is not the benchmark's: say so in the exit status and JSON."""
     (bench / "zz_broken.png").write_text("not an image")
-    r = subprocess.run([sys.executable, "-m", "srgan.cli", "eval", "--model", "bicubic", "--data", str(bench)],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert r.stderr.strip() == f"srgan eval: warning: {bench / 'zz_broken.png'}: skipped " \
-                               "(not an image file, or in a format Pillow cannot read)"
-    assert "Tiny" in r.stdout and "(1 skipped)" in r.stdout
+    reason = "not an image file, or in a format Pillow cannot read"
+    report = tmp_path / "r.json"
+    assert main(["eval", "--model", "bicubic", "--data", str(bench), "--json", str(report)]) == 1
+    out, err = capsys.readouterr()
+    assert "Tiny" in out and "(1 skipped)" in out
+    assert err.splitlines() == ["srgan eval: 1 images left out of the means (pass --allow-missing to accept that):",
+                                f"  {bench / 'zz_broken.png'}: {reason}"]
+    (res,) = json.loads(report.read_text())["models"][0]["results"]
+    assert res["images"] == 2 and res["skipped"] == [{"file": str(bench / "zz_broken.png"), "reason": reason}]
+
+    assert main(["eval", "--model", "bicubic", "--data", str(bench), "--allow-missing"]) == 0
+    out, err = capsys.readouterr()
+    assert "(1 skipped)" in out
+    assert err.strip() == f"srgan eval: warning: {bench / 'zz_broken.png'}: skipped ({reason})"
 
 
 def test_cli_eval_with_a_model(bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,8 +235,9 @@ def test_cli_eval_with_a_model(bench: Path, tmp_path: Path, capsys: pytest.Captu
     assert main(["eval", "--model", str(model), "--data", str(bench), "--json", str(report),
                  "--device", "cpu", "--precision", "fp32"]) == 0
     doc = json.loads(report.read_text())
-    assert doc["model"] == str(model) and doc["scale"] == 2
+    assert [m["model"] for m in doc["models"]] == [str(model), "bicubic"] and doc["scale"] == 2
     (bicubic,) = evaluate(partial(bicubic_upscale, scale=2), [bench], 2)
     out = capsys.readouterr().out
-    assert "bicubic" in out and f"{bicubic.psnr_y:.3f}" in out  # the baseline column
-    assert doc["results"][0]["psnr_y"] != bicubic.psnr_y
+    assert "bicubic" in out and f"{bicubic.psnr_y:.3f}" in out  # the baseline row
+    assert doc["models"][1]["results"][0]["psnr_y"] == bicubic.psnr_y
+    assert doc["models"][0]["results"][0]["psnr_y"] != bicubic.psnr_y

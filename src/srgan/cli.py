@@ -107,58 +107,63 @@ def _eval(args: argparse.Namespace) -> int:
     from functools import partial
     from pathlib import Path
 
-    from srgan import weights
-    from srgan.evaluate import bicubic_upscale, evaluate, write_json
+    from srgan import api, weights
+    from srgan.evaluate import bicubic_upscale, evaluate_models, format_table, write_json
 
     json_path = Path(args.json) if args.json else None
     if json_path is not None and json_path.exists() and not args.overwrite:
         raise SrganError("already exists (pass --overwrite to replace it)", json_path)
-    name = args.model or weights.DEFAULT_MODEL
-    if name == "bicubic":
-        scale = args.scale or 4
-        upscale = partial(bicubic_upscale, scale=scale)
-    else:
-        path = weights.resolve(args.model)
-        scale = weights.read_metadata(path)["config"]["scale"]
-        if args.scale is not None and args.scale != scale:
-            raise SrganError(f"--scale {args.scale} does not match the model's scale ({scale})", path)
-        from srgan import api
-
-        upscale = api.load_model(path, device=args.device, precision=args.precision).upscale
+    names = list(dict.fromkeys(args.model or [weights.DEFAULT_MODEL]))
+    if len(names) == 1 and names != ["bicubic"]:
+        names.append("bicubic")  # the baseline every SR table starts with
+    paths = {name: weights.resolve(name) for name in names if name != "bicubic"}
+    scales = {name: weights.read_metadata(path)["config"]["scale"] for name, path in paths.items()}
+    scale = args.scale or next(iter(scales.values()), 4)
+    for name, model_scale in scales.items():
+        if model_scale != scale:
+            given = f"--scale {args.scale}" if args.scale else f"the scale of {next(iter(scales))} ({scale})"
+            raise SrganError(f"{given} does not match the model's scale ({model_scale})", paths[name])
+    upscalers = {name: partial(bicubic_upscale, scale=scale) if name == "bicubic"
+                 else api.load_model(paths[name], device=args.device, precision=args.precision).upscale
+                 for name in names}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # skipped files are reported below, once, from the results
-        results = evaluate(upscale, args.data, scale, save_dir=args.save, overwrite=args.overwrite)
-        baseline = (None if name == "bicubic"
-                    else evaluate(partial(bicubic_upscale, scale=scale), args.data, scale))
-    for r in results:
-        for file, reason in r.skipped:
-            print(f"srgan eval: warning: {file}: skipped ({reason})", file=sys.stderr)
-
-    print(f"model: {name}  scale: x{scale}  (PSNR-Y dB / SSIM-Y, border crop {scale})")
-    header = f"{'dataset':<16}{'images':>7}{'PSNR-Y':>10}{'SSIM-Y':>9}"
-    print(header + (f"{'bicubic':>12}{'':>9}" if baseline else ""))
-    for i, r in enumerate(results):
-        row = f"{r.dataset:<16}{r.images:>7}{r.psnr_y:>10.3f}{r.ssim_y:>9.4f}"
-        if baseline:
-            row += f"{baseline[i].psnr_y:>12.3f}{baseline[i].ssim_y:>9.4f}"
-        print(row + (f"  ({len(r.skipped)} skipped)" if r.skipped else ""))
+        report = evaluate_models(upscalers, args.data, scale, list(dict.fromkeys(args.metrics)), args.save,
+                                 args.overwrite)
+    print(format_table(report))
     if json_path is not None:
-        write_json(json_path, name, scale, results)
+        write_json(json_path, report)
+    skipped = report.skipped()
+    if skipped and not args.allow_missing:
+        return _list_failures(f"srgan eval: {len(skipped)} images left out of the means (pass --allow-missing to "
+                              "accept that):", [f"{file}: {reason}" for file, reason in skipped])
+    for file, reason in skipped:
+        print(f"srgan eval: warning: {file}: skipped ({reason})", file=sys.stderr)
     return 0
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="PSNR-Y/SSIM-Y on benchmark folders with the standard (MATLAB) protocol",
+    p = sub.add_parser("eval", help="PSNR-Y/SSIM-Y, NIQE and grid index on benchmark folders, MATLAB protocol",
                        description="Each HR image is mod-cropped to the scale, downscaled with MATLAB-exact bicubic, "
-                                   "super-resolved and scored on the Y channel with a border crop of `scale` pixels. "
-                                   "With a model, the bicubic baseline is shown alongside.")
-    p.add_argument("--model", help="a .safetensors generator, a shipped model name, or 'bicubic' "
-                   "(default: the shipped model)")
+                                   "super-resolved by each model and scored on the Y channel with a border crop of "
+                                   "`scale` pixels. A single model is shown with the bicubic baseline; several share "
+                                   "one table. No-reference metrics (niqe, grid) also score the HR images (row HR). "
+                                   "Images that cannot be decoded or are too small for a metric are left out of the "
+                                   "means and listed (also in the JSON); the exit status is then 1 unless "
+                                   "--allow-missing.")
+    p.add_argument("--model", nargs="+", help=".safetensors generators, shipped model names or 'bicubic', all of "
+                   "one scale (default: the shipped model; a single model gets bicubic alongside)")
     p.add_argument("--data", nargs="+", required=True, help="folders of HR images (e.g. Set5 Set14)")
-    p.add_argument("--scale", type=int, help="upscaling factor (bicubic: default 4; a model: must match its own)")
+    p.add_argument("--metrics", nargs="+", default=["psnr", "ssim"], choices=("psnr", "ssim", "niqe", "grid"),
+                   help="psnr, ssim (the default): against HR; niqe (lower = more natural) and grid (sub-pixel "
+                        "grid index, 1 = none): of the image alone")
+    p.add_argument("--scale", type=int, help="upscaling factor (bicubic alone: default 4; models: must match theirs)")
     p.add_argument("--json", help="write the results to this JSON file")
-    p.add_argument("--save", help="write the super-resolved images to SAVE/<dataset>/<name>.png")
+    p.add_argument("--save", help="write each model's images to SAVE/<model>/<dataset>/<name>.png (<model>: the "
+                                  "shipped name or the weights file's name without its suffix)")
     p.add_argument("--overwrite", action="store_true", help="replace existing --json/--save files")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="exit 0 even when images were left out of the means")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="auto: bf16 where native, else fp32")

@@ -1,12 +1,16 @@
-"""The benchmark protocol: mod-crop HR to the scale, LR = MATLAB-bicubic ×1/scale, super-resolve, PSNR-Y/SSIM-Y with a
-border crop of ``scale`` pixels, averaged per dataset over images. Any upscaler is a function LR → SR on uint8
-arrays, so the same code scores bicubic, a weight file, or the trainer's generator mid-run.
+"""The benchmark protocol: mod-crop HR to the scale, LR = MATLAB-bicubic ×1/scale, super-resolve, score on Y with a
+border crop of ``scale`` pixels, average per dataset over images. Any upscaler is a function LR → SR on uint8 arrays,
+so the same code scores bicubic, a weight file, or the trainer's generator mid-run.
+
+PSNR-Y and SSIM-Y compare SR with HR. NIQE and the grid index score an image alone, so a table that shows them also
+scores the HR images themselves: the reference row an SR result is read against (a GAN can beat it on NIQE).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,21 +22,54 @@ from srgan.data.datasets import EvalPairs
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
 from srgan.fileio import atomic_write
-from srgan.metrics import psnr_y, ssim_y
+from srgan.metrics import grid_index, niqe, psnr_y, ssim_y
 
 UpscaleFn = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
+class Metric:
+    """One score of the protocol: its key in results and JSON, its table column and legend, and whether it compares
+    with the HR image."""
+
+    key: str
+    label: str
+    note: str
+    fmt: str
+    reference: bool
+    score: Callable[[np.ndarray, np.ndarray, int], float]  # (image, hr, scale) → value
+
+
+METRICS: dict[str, Metric] = {
+    "psnr": Metric("psnr_y", "PSNR-Y", "dB", ".3f", True, psnr_y),
+    "ssim": Metric("ssim_y", "SSIM-Y", "vs HR", ".4f", True, ssim_y),
+    "niqe": Metric("niqe", "NIQE", "lower = more natural", ".3f", False, lambda img, hr, scale: niqe(img, scale)),
+    "grid": Metric("grid", "grid", "1 = no sub-pixel grid", ".3f", False,
+                   lambda img, hr, scale: grid_index(img, period=scale, crop=scale)),
+}
+DEFAULT_METRICS = ("psnr", "ssim")
+
+
+@dataclass(frozen=True)
 class ImageResult:
+    """One image's scores, keyed by ``Metric.key`` ("psnr_y", "ssim_y", "niqe", "grid"): the metrics asked for."""
+
     name: str
-    psnr_y: float
-    ssim_y: float
+    scores: Mapping[str, float]
+
+    @property
+    def psnr_y(self) -> float:
+        return self.scores["psnr_y"]
+
+    @property
+    def ssim_y(self) -> float:
+        return self.scores["ssim_y"]
 
 
 @dataclass(frozen=True)
 class DatasetResult:
-    """One folder's scores; ``psnr_y``/``ssim_y`` are means over ``per_image`` (the published tables' convention)."""
+    """One folder's scores; each metric's value is the mean over ``per_image`` (the published tables' convention).
+    ``skipped`` lists (file, reason) of the images left out of the means."""
 
     dataset: str
     per_image: tuple[ImageResult, ...]
@@ -42,13 +79,36 @@ class DatasetResult:
     def images(self) -> int:
         return len(self.per_image)
 
+    def mean(self, key: str) -> float:
+        return float(np.mean([r.scores[key] for r in self.per_image]))
+
     @property
     def psnr_y(self) -> float:
-        return float(np.mean([r.psnr_y for r in self.per_image]))
+        return self.mean("psnr_y")
 
     @property
     def ssim_y(self) -> float:
-        return float(np.mean([r.ssim_y for r in self.per_image]))
+        return self.mean("ssim_y")
+
+
+@dataclass(frozen=True)
+class Report:
+    """Several upscalers on the same folders (``models``: (name, one result per folder)), plus the no-reference
+    scores of the HR images (``hr``; empty when only PSNR/SSIM were asked)."""
+
+    scale: int
+    metrics: tuple[str, ...]
+    models: tuple[tuple[str, tuple[DatasetResult, ...]], ...]
+    hr: tuple[DatasetResult, ...] = ()
+
+    def skipped(self) -> list[tuple[str, str]]:
+        """Every (file, reason) left out of some mean, once each."""
+        found: dict[str, str] = {}
+        for results in [r for _, r in self.models] + [self.hr]:
+            for r in results:
+                for file, reason in r.skipped:
+                    found.setdefault(file, reason)
+        return list(found.items())
 
 
 def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
@@ -57,53 +117,132 @@ def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
 
 
 def evaluate(upscale_fn: UpscaleFn, folders: Sequence[str | Path], scale: int,
-             save_dir: str | Path | None = None, overwrite: bool = False) -> list[DatasetResult]:
+             save_dir: str | Path | None = None, overwrite: bool = False,
+             metrics: Sequence[str] = DEFAULT_METRICS) -> list[DatasetResult]:
     """Score ``upscale_fn`` (uint8 (h, w, 3) LR → uint8 (h·scale, w·scale, 3) SR) on each folder of HR images.
 
-    With ``save_dir``, SR images are written losslessly to ``save_dir/<dataset>/<name stem>.png``; an existing
-    file there is an error unless ``overwrite``. Undecodable HR files are skipped with a warning naming them.
+    ``metrics``: names from ``METRICS``. With ``save_dir``, SR images are written losslessly to
+    ``save_dir/<dataset>/<name stem>.png``; an existing file there is an error unless ``overwrite``. Undecodable HR
+    files, and images too small for a metric, are skipped with a warning naming them and listed in ``skipped``.
     """
-    results = []
-    for folder in folders:
-        folder = Path(folder)
-        pairs = EvalPairs(folder, scale)
-        dataset = folder.resolve().name
-        per_image = []
-        for name, hr, lr in pairs:
-            sr = upscale_fn(lr)
-            if sr.dtype != np.uint8 or sr.shape != hr.shape:
-                raise ValueError(f"upscaler returned {sr.dtype} {sr.shape} for {name}; expected uint8 {hr.shape}")
-            if save_dir is not None:
-                _save_png(sr, Path(save_dir) / dataset / Path(name).with_suffix(".png"), overwrite)
-            per_image.append(ImageResult(name, psnr_y(sr, hr, scale), ssim_y(sr, hr, scale)))
-        if not per_image:
-            raise SrganError("no usable images (all skipped)", folder)
-        results.append(DatasetResult(dataset, tuple(per_image), tuple(pairs.skipped)))
-    return results
+    chosen = [_metric(m) for m in metrics]
+
+    def upscaled(name: str, hr: np.ndarray, lr: np.ndarray) -> np.ndarray:
+        sr = upscale_fn(lr)
+        if sr.dtype != np.uint8 or sr.shape != hr.shape:
+            raise ValueError(f"upscaler returned {sr.dtype} {sr.shape} for {name}; expected uint8 {hr.shape}")
+        return sr
+
+    save = None if save_dir is None else Path(save_dir)
+    return [_score_folder(Path(f), scale, upscaled, chosen, save, overwrite) for f in folders]
 
 
-def results_json(model: str, scale: int, results: Sequence[DatasetResult]) -> dict[str, Any]:
-    """The ``srgan eval --json`` document: {"model", "scale", "results": [{"dataset", "images", "psnr_y", "ssim_y",
-    "per_image": [{"name", "psnr_y", "ssim_y"}]}]}."""
+def evaluate_hr(folders: Sequence[str | Path], scale: int, metrics: Sequence[str]) -> list[DatasetResult]:
+    """The no-reference ``metrics`` (the others are ignored) of the HR images themselves, mod-cropped to ``scale`` and
+    with its border crop: what the benchmark's natural images score."""
+    chosen = [m for m in map(_metric, metrics) if not m.reference]
+    if not chosen:
+        raise ValueError(f"none of {list(metrics)} scores an image alone (no-reference metrics: "
+                         f"{[n for n, m in METRICS.items() if not m.reference]})")
+    return [_score_folder(Path(f), scale, lambda name, hr, lr: hr, chosen) for f in folders]
+
+
+def evaluate_models(upscalers: Mapping[str, UpscaleFn], folders: Sequence[str | Path], scale: int,
+                    metrics: Sequence[str] = DEFAULT_METRICS, save_dir: str | Path | None = None,
+                    overwrite: bool = False) -> Report:
+    """:func:`evaluate` for each named upscaler, and :func:`evaluate_hr` when a no-reference metric is asked.
+
+    With ``save_dir``, each model's images go to ``save_dir/<name stem>/<dataset>/``; names whose stems coincide
+    (two files called generator.safetensors) are refused before anything runs.
+    """
+    stems = [Path(name).stem for name in upscalers]
+    if save_dir is not None and len(set(stems)) < len(stems):
+        raise SrganError(f"two models would save to the same folder ({', '.join(upscalers)}); "
+                         "rename a weights file", save_dir)
+    models = tuple(
+        (name, tuple(evaluate(fn, folders, scale, None if save_dir is None else Path(save_dir) / stem, overwrite,
+                              metrics)))
+        for (name, fn), stem in zip(upscalers.items(), stems, strict=True))
+    no_reference = any(not _metric(m).reference for m in metrics)
+    hr = tuple(evaluate_hr(folders, scale, metrics)) if no_reference else ()
+    return Report(scale, tuple(metrics), models, hr)
+
+
+def format_table(report: Report) -> str:
+    """The table ``srgan eval`` prints: one row per (dataset, model), then the HR row of each dataset."""
+    chosen = [METRICS[m] for m in report.metrics]
+    rows: list[tuple[str, DatasetResult]] = []
+    for i in range(len(report.models[0][1])):  # every model has one result per folder, in the same order
+        rows += [(name, results[i]) for name, results in report.models]
+        rows += [("HR", report.hr[i])] if report.hr else []
+    dw = max(len("dataset"), *(len(r.dataset) for _, r in rows)) + 2
+    mw = max(len("model"), *(len(m) for m, _ in rows)) + 2
+    widths = [max(len(m.label), 7) + 2 for m in chosen]
+    lines = [f"x{report.scale}, border crop {report.scale}: " + "; ".join(f"{m.label} {m.note}" for m in chosen),
+             f"{'dataset':<{dw}}{'model':<{mw}}{'images':>6}" + "".join(f"{m.label:>{w}}"
+                                                                       for m, w in zip(chosen, widths, strict=True))]
+    for model, r in rows:
+        cells = [format(r.mean(m.key), m.fmt) if m.key in r.per_image[0].scores else "-" for m in chosen]
+        lines.append(f"{r.dataset:<{dw}}{model:<{mw}}{r.images:>6}"
+                     + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
+                     + (f"  ({len(r.skipped)} skipped)" if r.skipped else ""))
+    return "\n".join(lines)
+
+
+def results_json(report: Report) -> dict[str, Any]:
+    """The ``srgan eval --json`` document: {"scale", "metrics": [keys], "models": [{"model", "results": [dataset]}],
+    "hr": [dataset]} where a dataset is {"dataset", "images", <key>: mean, ..., "skipped": [{"file", "reason"}],
+    "per_image": [{"name", <key>: value, ...}]} and the keys are "psnr_y", "ssim_y", "niqe", "grid" as asked
+    ("hr" has the no-reference ones, and is empty when none was asked)."""
+    def dataset(r: DatasetResult) -> dict[str, Any]:
+        keys = list(r.per_image[0].scores)
+        return {"dataset": r.dataset, "images": r.images, **{k: r.mean(k) for k in keys},
+                "skipped": [{"file": f, "reason": why} for f, why in r.skipped],
+                "per_image": [{"name": i.name, **i.scores} for i in r.per_image]}
+
     return {
-        "model": model,
-        "scale": scale,
-        "results": [
-            {"dataset": r.dataset, "images": r.images, "psnr_y": r.psnr_y, "ssim_y": r.ssim_y,
-             "per_image": [{"name": i.name, "psnr_y": i.psnr_y, "ssim_y": i.ssim_y} for i in r.per_image]}
-            for r in results
-        ],
+        "scale": report.scale,
+        "metrics": [METRICS[m].key for m in report.metrics],
+        "models": [{"model": name, "results": [dataset(r) for r in results]} for name, results in report.models],
+        "hr": [dataset(r) for r in report.hr],
     }
 
 
-def write_json(path: str | Path, model: str, scale: int, results: Sequence[DatasetResult]) -> None:
+def write_json(path: str | Path, report: Report) -> None:
     """Write :func:`results_json` to ``path`` (replacing it atomically)."""
-    text = json.dumps(results_json(model, scale, results), indent=2) + "\n"
+    text = json.dumps(results_json(report), indent=2) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def _metric(name: str) -> Metric:
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r} (known: {', '.join(METRICS)})")
+    return METRICS[name]
+
+
+def _score_folder(folder: Path, scale: int, image_of: Callable[[str, np.ndarray, np.ndarray], np.ndarray],
+                  metrics: Sequence[Metric], save_dir: Path | None = None, overwrite: bool = False) -> DatasetResult:
+    """Score ``image_of(name, hr, lr)`` for each image of ``folder`` (the SR result, or the HR image itself)."""
+    pairs = EvalPairs(folder, scale)
+    dataset = folder.resolve().name
+    per_image, too_small = [], []
+    for name, hr, lr in pairs:
+        img = image_of(name, hr, lr)
+        try:
+            scores = {m.key: m.score(img, hr, scale) for m in metrics}
+        except ValueError as e:  # the image is too small for a metric (shapes and types are checked before)
+            too_small.append((str(folder / name), str(e)))
+            warnings.warn(f"{folder / name}: skipped ({e})", stacklevel=3)
+            continue
+        if save_dir is not None:
+            _save_png(img, save_dir / dataset / Path(name).with_suffix(".png"), overwrite)
+        per_image.append(ImageResult(name, scores))
+    if not per_image:
+        raise SrganError("no usable images (all skipped)", folder)
+    return DatasetResult(dataset, tuple(per_image), (*pairs.skipped, *too_small))
 
 
 def _save_png(img: np.ndarray, path: Path, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise SrganError("already exists (pass --overwrite to replace it)", path)
     atomic_write(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG"))
-
