@@ -1,10 +1,11 @@
-"""Make the README's comparison figure (docs/comparison.png) from the bundled example photo.
+"""Make the README's comparison figures (docs/comparison.png, docs/srgan.png) from the bundled example photo.
 
-One crop of the photo, side by side: the LR input (nearest neighbour, so its pixels show), bicubic, the model,
-and the original, all enlarged by the same integer factor without smoothing; under each its PSNR-Y on the whole
-image (benchmark protocol: Y channel, border crop = scale).
+One crop of the photo, side by side: the LR input (nearest neighbour, so its pixels show; left out with --no-input),
+bicubic, each model, and the original, all enlarged by the same integer factor without smoothing; under each its
+PSNR-Y on the whole image (benchmark protocol: Y channel, border crop = scale) and, with --niqe, its NIQE.
 
-Usage: python scripts/make_figure.py [--model NAME|WEIGHTS] [--crop X Y SIZE] [-o docs/comparison.png] [--overwrite]
+Usage: python scripts/make_figure.py [--model NAME|WEIGHTS ...] [--crop X Y SIZE] [--niqe] [--no-input]
+       [-o docs/comparison.png] [--overwrite]
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from srgan import api, weights
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
 from srgan.imageread import read_rgb8
-from srgan.metrics import psnr_y
+from srgan.metrics import niqe, psnr_y
 
 ROOT = Path(__file__).resolve().parent.parent
 PANEL = 320  # side of each panel, pixels
@@ -42,11 +43,14 @@ def crop_box(x: int, y: int, size: int, scale: int, hr_shape: tuple[int, ...]) -
 
 
 def figure(lr: np.ndarray, panels: list[tuple[np.ndarray, str, str]], box: tuple[int, int, int], scale: int,
-           ) -> Image.Image:
-    """panels: (HR-sized uint8 image, title, subtitle); the LR input panel comes first, drawn from ``lr``."""
+           with_input: bool = True) -> Image.Image:
+    """panels: (HR-sized uint8 image, title, subtitle); the LR input panel comes first, drawn from ``lr`` (or is
+    dropped when not ``with_input``)."""
     x, y, size = box
     tiles = [Image.fromarray(lr[y // scale:(y + size) // scale, x // scale:(x + size) // scale])]
     tiles += [Image.fromarray(img[y:y + size, x:x + size]) for img, _, _ in panels[1:]]
+    if not with_input:
+        tiles, panels = tiles[1:], panels[1:]
     fig = Image.new("RGB", (len(tiles) * (PANEL + PAD) + PAD, PANEL + LABEL_H + 2 * PAD), BACKGROUND)
     draw = ImageDraw.Draw(fig)
     title, small = ImageFont.load_default(size=19), ImageFont.load_default(size=15)
@@ -61,7 +65,10 @@ def figure(lr: np.ndarray, panels: list[tuple[np.ndarray, str, str]], box: tuple
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", help="weights file or shipped model name (default: the shipped model)")
+    p.add_argument("--model", nargs="+", help="weights files or shipped model names (default: the shipped model)")
+    p.add_argument("--niqe", action="store_true", help="also print each panel's NIQE (whole image; lower = more "
+                   "natural)")
+    p.add_argument("--no-input", action="store_true", help="leave out the LR input panel")
     p.add_argument("--example", default=str(ROOT / "examples" / "coffee"),
                    help="the example's path without extension: <EXAMPLE>.png is LR, <EXAMPLE>_hr.png the original")
     p.add_argument("--crop", type=int, nargs=3, default=(312, 168, 160), metavar=("X", "Y", "SIZE"),
@@ -74,20 +81,28 @@ def main(argv: list[str] | None = None) -> int:
         if out.exists() and not args.overwrite:
             raise SrganError("already exists (pass --overwrite to replace it)", out)
         lr, hr = read_rgb8(f"{args.example}.png"), read_rgb8(f"{args.example}_hr.png")
-        model_path = weights.resolve(args.model)
-        upscaler = api.load_model(model_path)
-        scale = upscaler.scale
+        names = args.model or [weights.DEFAULT_MODEL]
+        upscalers = [api.load_model(weights.resolve(name)) for name in names]
+        scale = upscalers[0].scale
+        if any(u.scale != scale for u in upscalers):
+            raise SrganError("the models differ in scale")
         if hr.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale):
             raise SrganError(f"the original is not ×{scale} the LR image", f"{args.example}_hr.png")
-        sr, bicubic = upscaler.upscale(lr), imresize(lr, scale)
-        name = args.model or weights.DEFAULT_MODEL
+
+        def scores(img: np.ndarray) -> str:
+            text = f"PSNR-Y {psnr_y(img, hr, scale):.2f} dB"
+            return text + (f", NIQE {niqe(img):.2f}" if args.niqe else "")
+
         box = crop_box(*args.crop, scale, hr.shape)
+        bicubic = imresize(lr, scale)
         panels = [(lr, f"input (nearest x{scale})", f"{lr.shape[1]} x {lr.shape[0]} pixels"),
-                  (bicubic, f"bicubic x{scale}", f"PSNR-Y {psnr_y(bicubic, hr, scale):.2f} dB"),
-                  (sr, f"srgan ({Path(name).stem if Path(name).suffix else name})",
-                   f"PSNR-Y {psnr_y(sr, hr, scale):.2f} dB"),
-                  (hr, "original", f"{hr.shape[1]} x {hr.shape[0]} pixels")]
-        fig = figure(lr, panels, box, scale)
+                  (bicubic, f"bicubic x{scale}", scores(bicubic))]
+        for name, upscaler in zip(names, upscalers, strict=True):
+            sr = upscaler.upscale(lr)
+            panels.append((sr, Path(name).stem if Path(name).suffix else name, scores(sr)))
+        size_text = f"{hr.shape[1]} x {hr.shape[0]} pixels"
+        panels.append((hr, "original", f"NIQE {niqe(hr):.2f}" if args.niqe else size_text))
+        fig = figure(lr, panels, box, scale, with_input=not args.no_input)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
         try:

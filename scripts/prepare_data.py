@@ -1,8 +1,10 @@
 """Build the training and validation folders for the shipped model from freely licensed photos.
 
-Sources: Debian packages ``plasma-workspace-wallpapers`` (GPL-2+, KDE Visual Design Group) and
-``lomiri-wallpapers-16.04`` (see its debian/copyright; CC-BY-SA 3.0 photos by the named authors), and photos
-bundled with scikit-image (public domain / CC0). Set5/Set14 are never used. Writes OUT/train (copies),
+Sources: Debian packages ``plasma-workspace-wallpapers`` (GPL-2+, KDE Visual Design Group),
+``lomiri-wallpapers-16.04`` and ``lomiri-wallpapers-20.04`` (see their debian/copyright; CC-BY-SA 3.0 photos by the
+named authors), the natural photos of ``mate-backgrounds`` (``nature/``: GPL-2+, photographers named in its
+debian/copyright), and photos bundled with scikit-image (public domain / CC0). The wallpaper packages are largely
+abstract renders; the MATE nature photos give the SRGAN discriminator real textures (leaves, water, sand, wood). Set5/Set14 are never used. Writes OUT/train (copies),
 OUT/val (384×384 centre crops of held-out images) and OUT/SOURCES.tsv (file, source, licence).
 
 Usage: python scripts/prepare_data.py OUT   (needs apt-get and dpkg; installs scikit-image with pip if absent)
@@ -20,6 +22,8 @@ from PIL import Image
 PACKAGES = {
     "plasma-workspace-wallpapers": "GPL-2+ (KDE Visual Design Group; debian/copyright)",
     "lomiri-wallpapers-16.04": "CC-BY-SA-3.0 (photographer in the file name; debian/copyright)",
+    "lomiri-wallpapers-20.04": "CC-BY-SA-3.0 (photographer in the file name; debian/copyright)",
+    "mate-backgrounds": "GPL-2+ (photographer per file in debian/copyright)",
 }
 SKIMAGE_PHOTOS = {
     "astronaut.png": "public domain (NASA)",
@@ -28,8 +32,11 @@ SKIMAGE_PHOTOS = {
     "rocket.jpg": "public domain (NASA/Bill Ingalls)",
     "motorcycle_left.png": "public domain (Middlebury stereo data set, scikit-image)",
 }
+LOMIRI_20_04 = {"Fossa_by_Jasper_Roks.jpg", "Infinite-Sea_by_Aury88.jpg", "Kleiber_by_Lukas_Baubkus.jpg",
+                "Painting-Colors_by__herobrine7gamer.jpg"}
 # Held out from training: validation crops (and examples/ for the demo come from these too).
-VAL = {"Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "ColorfulCups", "coffee.png", "chelsea.png"}
+VAL = {"Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "ColorfulCups", "coffee.png", "chelsea.png",
+       "LadyBird.jpg", "Storm.jpg"}
 VAL_CROP = 384
 
 
@@ -47,9 +54,12 @@ def collect(extracted: Path, skimage_dir: Path) -> list[tuple[str, Path, str, st
         if best is not None:
             found.append((wallpaper.name, best, f"plasma-workspace-wallpapers:/{best.relative_to(extracted)}",
                           PACKAGES["plasma-workspace-wallpapers"]))
-    for photo in sorted((extracted / "usr/share/backgrounds").glob("*.jpg")):
-        found.append((photo.name, photo, f"lomiri-wallpapers-16.04:/{photo.relative_to(extracted)}",
-                      PACKAGES["lomiri-wallpapers-16.04"]))
+    for photo in sorted((extracted / "usr/share/backgrounds").glob("*.jpg")):  # both lomiri packages
+        package = "lomiri-wallpapers-20.04" if photo.name in LOMIRI_20_04 else "lomiri-wallpapers-16.04"
+        found.append((photo.name, photo, f"{package}:/{photo.relative_to(extracted)}", PACKAGES[package]))
+    for photo in sorted((extracted / "usr/share/backgrounds/mate/nature").glob("*.jpg")):
+        found.append((photo.name, photo, f"mate-backgrounds:/{photo.relative_to(extracted)}",
+                      PACKAGES["mate-backgrounds"]))
     for name, licence in SKIMAGE_PHOTOS.items():
         found.append((name, skimage_dir / name, f"scikit-image:skimage/data/{name}", licence))
     return found
