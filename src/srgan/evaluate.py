@@ -41,7 +41,7 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {
-    "psnr": Metric("psnr_y", "PSNR-Y", "dB", ".3f", True, psnr_y),
+    "psnr": Metric("psnr_y", "PSNR-Y", "dB vs HR", ".3f", True, psnr_y),
     "ssim": Metric("ssim_y", "SSIM-Y", "vs HR", ".4f", True, ssim_y),
     "niqe": Metric("niqe", "NIQE", "lower = more natural", ".3f", False, lambda img, hr, scale: niqe(img, scale)),
     "grid": Metric("grid", "grid", "1 = no sub-pixel grid", ".3f", False,
