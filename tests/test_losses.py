@@ -119,3 +119,25 @@ def test_collapsed_gan_run_stops_with_one_line(tmp_path: Path, data_dir: Path, m
     assert "GAN collapsed" in err and "3 steps in a row (up to step 3)" in err and len(err.strip().splitlines()) == 1
     assert "stopped: GAN collapsed" in (run / "train.log").read_text()
     assert (run / "checkpoints").is_dir() and any((run / "checkpoints").iterdir())
+
+
+def test_gan_validation_scores_niqe_and_keeps_the_most_natural(tmp_path: Path, data_dir: Path) -> None:
+    rng = np.random.default_rng(1)
+    val = tmp_path / "val"
+    val.mkdir()
+    yy, xx = np.mgrid[0:208, 0:208]
+    smooth = np.stack([np.sin(xx / 9), np.cos(yy / 7), np.sin((xx + yy) / 11)], -1) * 90 + 128
+    Image.fromarray(np.clip(smooth + rng.normal(0, 6, smooth.shape), 0, 255).astype(np.uint8)).save(val / "v.png")
+    init = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "init.safetensors")
+    run = tmp_path / "gan"
+    assert main(["train", "--phase", "srgan", "--init", str(init), "--content", "mse", "--out", str(run),
+                 "--data", str(data_dir), "--val", str(val), *TINY, "--steps", "4", "--val-every", "2",
+                 "--save-every", "4"]) == 0
+    vals = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "val"]
+    assert [v["step"] for v in vals] == [2, 4]
+    assert all(np.isfinite(v["val/niqe"]) and v["val/psnr_y"] > 10 for v in vals)
+    best = min(vals, key=lambda v: v["val/niqe"])
+    training = weights.read_metadata(run / "generator_best.safetensors")["training"]
+    assert training["best_step"] == best["step"]
+    assert training["best_val_niqe"] == pytest.approx(best["val/niqe"])
+    assert "NIQE" in (run / "train.log").read_text()

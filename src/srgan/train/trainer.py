@@ -43,6 +43,7 @@ from srgan.train.losses import CollapseWatch, ContentLoss, discriminator_loss, g
 from srgan.train.previews import preview_grid, save_preview
 
 N_PREVIEWS = 4
+VAL_METRICS = {"srresnet": ("psnr", "ssim"), "srgan": ("psnr", "ssim", "niqe")}
 
 
 class StepSampler(Sampler[int]):
@@ -255,7 +256,8 @@ def train(config: TrainConfig) -> Path:
                 "content": config.content if config.phase == "srgan" else "mse",
                 "train_hours": round(stats["train_seconds"] / 3600, 3), "data": list(config.data),
                 "best_val_psnr_y": stats["best_psnr"] if stats["best_step"] >= 0 else None,
-                "best_step": stats["best_step"]} | config.extra_metadata
+                "best_step": stats["best_step"]} | (
+                   {"best_val_niqe": stats["best_niqe"]} if "best_niqe" in stats else {}) | config.extra_metadata
 
     def write_preview() -> None:
         g.eval()
@@ -270,17 +272,28 @@ def train(config: TrainConfig) -> Path:
             save_preview(preview_grid(rows, psnrs), run / "previews" / f"step_{step:07d}.png")
 
     def validate() -> None:
+        # The MSE phase keeps its best PSNR-Y; the GAN phase trades PSNR for naturalness, so it also scores NIQE and
+        # its best generator is the most natural one (lowest mean NIQE).
+        gan = config.phase == "srgan"
         g.eval()
-        results = evaluate(lambda lr: _super_resolve(g, device, dtype, lr), config.val, config.scale)
+        results = evaluate(lambda lr: _super_resolve(g, device, dtype, lr), config.val, config.scale,
+                           metrics=VAL_METRICS[config.phase])
         g.train()
-        values = {f"{r.dataset}/psnr_y": r.psnr_y for r in results} | {f"{r.dataset}/ssim_y": r.ssim_y
-                                                                        for r in results}
-        mean_psnr = float(np.mean([r.psnr_y for r in results]))
+        values = {f"{r.dataset}/{key}": r.mean(key) for r in results for key in r.per_image[0].scores}
         log.record("val", step, values)
-        log.line(f"val step {step}: " + "  ".join(f"{r.dataset} {r.psnr_y:.3f} dB / {r.ssim_y:.4f}"
-                                                  for r in results))
-        if mean_psnr > stats["best_psnr"]:
+        log.line(f"val step {step}: " + "  ".join(
+            f"{r.dataset} {r.psnr_y:.3f} dB / {r.ssim_y:.4f}" + (f" / NIQE {r.mean('niqe'):.3f}" if gan else "")
+            for r in results))
+        mean_psnr = float(np.mean([r.psnr_y for r in results]))
+        if gan:
+            mean_niqe = float(np.mean([r.mean("niqe") for r in results]))
+            better = mean_niqe < stats.get("best_niqe", math.inf)
+        else:
+            better = mean_psnr > stats["best_psnr"]
+        if better:
             stats["best_psnr"], stats["best_step"] = mean_psnr, step
+            if gan:
+                stats["best_niqe"] = mean_niqe
             weights.save(g, run / "generator_best.safetensors", training=summary())
 
     def save_checkpoint() -> None:
