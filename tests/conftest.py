@@ -7,8 +7,24 @@ from pathlib import Path
 import pytest
 import torch
 
+from srgan import runtime
 from srgan.models import Generator
 from srgan.models.vgg import _build_features
+
+
+@pytest.fixture(autouse=True)
+def _auto_precision_is_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pin ``--precision auto`` to fp32 (in subprocesses too), so that no test depends on the CPU running it: auto
+    is bf16 on CPUs with native bf16. Tests of the auto path itself take ``auto_precision``."""
+    monkeypatch.setenv(runtime.AUTO_PRECISION_ENV, "fp32")
+
+
+@pytest.fixture(params=["fp32", "bf16"])
+def auto_precision(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with ``auto`` resolving to fp32, then to bf16, on any CPU. bf16 is emulated (slow) on CPUs
+    with only AVX2: use tiny models and images."""
+    monkeypatch.setenv(runtime.AUTO_PRECISION_ENV, request.param)
+    return request.param
 
 
 def randomize_buffers(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:

@@ -1,7 +1,8 @@
 """Device and precision policy shared by training and inference.
 
 ``auto`` precision means bf16 autocast + channels_last where the hardware computes bf16 natively (CPUs with AMX
-or AVX-512-BF16, CUDA GPUs with bf16), fp16 autocast on older CUDA GPUs, and fp32 everywhere else.
+or AVX-512-BF16, CUDA GPUs with bf16), fp16 autocast on older CUDA GPUs, and fp32 everywhere else — unless
+``$SRGAN_AUTO_PRECISION`` names what ``auto`` means (see ``resolve_precision``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from srgan.errors import SrganError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+AUTO_PRECISION_ENV = "SRGAN_AUTO_PRECISION"
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -52,7 +54,12 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
 
 
 def resolve_precision(precision: str | None, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` on ``device``; None means plain fp32."""
+    """The autocast dtype for ``precision`` on ``device``; None means plain fp32.
+
+    ``auto`` follows the hardware, unless ``$SRGAN_AUTO_PRECISION`` is ``fp32`` or ``bf16``: then ``auto`` means that
+    on every device, so that a run (the test suite above all) need not depend on which CPU executes it. Unset or
+    empty: the hardware decides; any other value is an error. An explicit precision is never overridden.
+    """
     precision = precision or "auto"
     if precision not in PRECISIONS:
         raise SrganError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -60,6 +67,11 @@ def resolve_precision(precision: str | None, device: torch.device) -> torch.dtyp
         if precision == "fp16" and device.type == "cpu":
             raise SrganError("fp16 is only supported on CUDA; use bf16 or fp32 on the CPU")
         return _DTYPES[precision]
+    override = os.environ.get(AUTO_PRECISION_ENV)
+    if override:
+        if override not in ("fp32", "bf16"):
+            raise SrganError(f"${AUTO_PRECISION_ENV} must be fp32 or bf16 (or unset), got {override!r}")
+        return _DTYPES[override]
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu" and cpu_has_native_bf16():
