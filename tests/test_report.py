@@ -36,9 +36,11 @@ from srgan.report import (
     infer_scale,
     pick_crops,
     read_metrics,
+    run_plots,
     run_report,
     running_mean,
     slider_window,
+    stop_problem,
 )
 from srgan.train.config import TrainConfig
 from tests.conftest import tiny_generator
@@ -260,6 +262,49 @@ def test_bad_inputs_are_named_and_the_rest_still_reported(tmp_path: Path, capsys
     assert not out2.exists()
 
 
+def test_two_models_are_compared_with_each_other_and_scored_with_bicubic(
+        tmp_path: Path, tiny_x4: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = weights.save(tiny_generator(scale=4, seed=1), tmp_path / "other_x4.safetensors")
+    hr = photo(96, 128)
+    lr = imresize(hr, 1 / 4)
+    lr_path, hr_path = save_png(lr, tmp_path / "shot.png"), save_png(hr, tmp_path / "shot_hr.png")
+    out = tmp_path / "two.html"
+
+    assert main(["report", str(lr_path), "--model", str(tiny_x4), str(other), "--hr", str(hr_path),
+                 "-o", str(out)]) == 0
+    text = out.read_text()
+    page = assert_self_contained(text)
+    a, b = load_model(tiny_x4).upscale(lr), load_model(other).upscale(lr)
+    np.testing.assert_array_equal(page.layer("sr1"), a)
+    np.testing.assert_array_equal(page.layer("sr2"), b)
+    assert sorted(at["data-layer"] for at, _ in page.images if "data-layer" in at) == ["hr", "lr", "sr1", "sr2"]
+    # the slider starts on the two models, labelled with their names (left: the first given)
+    assert f"<span class='tag left'>{tiny_x4}</span><span class='tag right'>{other}</span>" in text
+    assert f"<option value='sr1' selected>{tiny_x4}</option>" in text
+    # crops where the two models differ most, each LR | model 1 | model 2 | HR
+    picks = pick_crops(block_difference(b, a, 4), 24, 3)  # 24 LR pixels: the image is only 24 high
+    crops = [(at["alt"], px) for at, px in page.images if "data-layer" not in at]
+    assert picks and [alt for alt, _ in crops] == ["LR (nearest)", str(tiny_x4), str(other), "HR"] * len(picks)
+    for k, (y, x) in enumerate(picks):
+        np.testing.assert_array_equal(crops[4 * k + 1][1], a[y * 4:(y + 24) * 4, x * 4:(x + 24) * 4])
+        np.testing.assert_array_equal(crops[4 * k + 2][1], b[y * 4:(y + 24) * 4, x * 4:(x + 24) * 4])
+    assert f"Where {other} and {tiny_x4} differ most" in page.plain
+    # scores of bicubic and both models, each model's gain over bicubic
+    bicubic = psnr_y(imresize(lr, 4), hr, 4)
+    for img in (a, b):
+        assert f"{psnr_y(img, hr, 4):.2f} dB ({psnr_y(img, hr, 4) - bicubic:+.2f})" in page.plain
+        assert f"{ssim_y(img, hr, 4):.4f}" in page.plain
+    assert f"{bicubic:.2f} dB" in page.plain
+
+    x2 = weights.save(tiny_generator(scale=2), tmp_path / "x2.safetensors")
+    for models, error in (([tiny_x4, other, tiny_x4], "--model takes one model (compared with bicubic) or two"),
+                          ([tiny_x4, x2], f"{x2}: is ×2 but {tiny_x4} is ×4: compare models of one scale")):
+        capsys.readouterr()
+        assert main(["report", str(lr_path), "--model", *map(str, models), "-o", str(tmp_path / "x.html")]) == 2
+        assert error in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()
+
+
 def test_hr_of_the_wrong_size_is_an_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lr = imresize(photo(32, 32), 1 / 2)
     lr_path = save_png(lr, tmp_path / "x.png")
@@ -352,6 +397,71 @@ def test_read_metrics_keeps_the_last_record_per_step_and_counts_torn_lines(tmp_p
     assert m.val[1]["Set5/psnr_y"] == 31.0
     assert [r["step"] for r in m.train] == list(range(10, 310, 10))
     assert m.unreadable == 1
+
+
+def make_gan_run(run: Path) -> list[dict[str, float]]:
+    """A GAN-phase run that collapsed: D's losses and accuracies per log step, NIQE in its validations (the most
+    natural validation is not the one of highest PSNR-Y). Returns the records."""
+    run.mkdir()
+    config = TrainConfig(out=str(run), phase="srgan", data=("data/train",), val=("Set5", "Set14"), steps=1000,
+                         patch=96).to_dict()
+    (run / "config.json").write_text(json.dumps(config))
+    records = [{"kind": "train", "step": step, "time": 1000.0 + step, "d": 1.4 - step / 200, "d_acc_real": step / 300,
+                "d_acc_fake": 1 - step / 600, "content": 0.01, "adv": 0.7 + step / 100, "g": 0.011, "lr": 1e-4,
+                "patches_per_s": 8.0} for step in range(20, 320, 20)]
+    records += [{"kind": "val", "step": step, "time": 1000.0 + step, "Set5/psnr_y": p, "Set14/psnr_y": p - 2,
+                 "Set5/ssim_y": 0.8, "Set14/ssim_y": 0.7, "Set5/niqe": n, "Set14/niqe": n + 1}
+                for step, p, n in ((100, 29.0, 6.5), (200, 28.0, 5.25), (300, 30.0, 7.0))]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (run / "train.log").write_text(
+        "srgan: step 0 → 1000, batch 16×1, patch 96, device cpu, precision fp32, 59 images\n"
+        "step      300  d 0.1  adv 3.7\n"
+        "stopped: GAN collapsed: the discriminator was right on every real and generated patch for 2000 steps in a "
+        "row (up to step 300); checkpoint saved — resume from an earlier generator, lower --lr or raise --adv-weight\n")
+    return records
+
+
+def test_gan_run_report_shows_discriminator_health_niqe_and_why_it_stopped(tmp_path: Path) -> None:
+    run = tmp_path / "gan"
+    records = make_gan_run(run)
+    train = [r for r in records if r["kind"] == "train"]
+    out = tmp_path / "gan.html"
+    assert main(["report", str(run), "-o", str(out)]) == 0
+    page = assert_self_contained(out.read_text())
+    text = page.plain
+    assert "Training stopped: GAN collapsed: the discriminator was right on every real and generated patch" in text
+    # the GAN phase keeps its most natural generator: lowest mean NIQE (step 200), not highest PSNR-Y (step 300)
+    assert "5.750 best val NIQE (mean of 2 sets), step 200 · lower = more natural" in text
+    assert "27.00 dB val PSNR-Y (mean of 2 sets) of the best step (200)" in text
+    assert "7.500 latest val NIQE (mean of 2 sets), step 300" in text
+    assert "29.00 dB latest val PSNR-Y (mean of 2 sets), step 300" in text
+    plots = {a["alt"]: px for a, px in page.images if not a["alt"].startswith("preview")}
+    assert list(plots) == ["Training losses", "Discriminator accuracy (1 on both for long = collapse)",
+                           "Validation (benchmark protocol, Y channel)", "Learning rate and throughput"]
+    assert all(px.shape[1] > 1000 and px.std() > 5 for px in plots.values())
+
+    losses, accuracy, val, _ = run_plots(read_metrics(run / "metrics.jsonl"))
+    assert [list(p.series) for p in losses.panels] == [["generator (total)", "content"],
+                                                       ["discriminator", "adversarial −log D(G(x))"]]
+    (panel,) = accuracy.panels
+    assert panel.level == (0.5, "chance") and panel.ylim is not None and panel.ylim[0] < 0 < 1 < panel.ylim[1]
+    steps = [r["step"] for r in train]
+    assert panel.series == {"on real (HR) patches": (steps, [r["d_acc_real"] for r in train]),
+                            "on generated (SR) patches": (steps, [r["d_acc_fake"] for r in train])}
+    assert [p.ylabel for p in val.panels] == ["PSNR-Y (dB)", "SSIM-Y", "NIQE (lower = more natural)"]
+    assert val.panels[2].series == {"Set14": ([100, 200, 300], [7.5, 6.25, 8.0]),
+                                    "Set5": ([100, 200, 300], [6.5, 5.25, 7.0])}
+    assert val.best == 200
+
+
+def test_stop_problem_is_the_failure_of_the_last_session_only() -> None:
+    start = "srgan: step 0 → 1000, batch 16×1"
+    nonfinite = "stopped: 20 non-finite losses in a row at step 57; last checkpoint kept — lower --lr"
+    assert stop_problem([start, "step 20  d 1.3", nonfinite]) == nonfinite.removeprefix("stopped: ")
+    assert stop_problem([start, nonfinite, "srgan: step 40 → 1000, batch 16×1", "step 60  d 1.3"]) is None  # resumed
+    assert stop_problem([start, nonfinite, start, "stopped at step 1000 (steps) after 9 s"]) is None
+    assert stop_problem([start, "step 20  d 1.3"]) is None  # running, or killed
+    assert stop_problem([]) is None
 
 
 def test_run_report_without_matplotlib_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -308,16 +308,24 @@ def _report(args: argparse.Namespace) -> int:
         page = report.run_report(run, previews=args.previews)
     else:
         if args.sr_dir:
-            source: report.ModelSR | Path = Path(args.sr_dir)
+            source: list[report.ModelSR] | Path = Path(args.sr_dir)
             if not source.is_dir():
                 raise SrganError("--sr-dir: no such folder", source)
         else:
             from srgan import api, runtime, weights
 
+            names = args.model or [weights.DEFAULT_MODEL]
+            if len(names) > 2:
+                raise SrganError(f"--model takes one model (compared with bicubic) or two (compared with each "
+                                 f"other), got {len(names)}")
             runtime.configure_threads()
-            upscaler = api.load_model(weights.resolve(args.model), args.device, args.precision)
-            label = weights.DEFAULT_MODEL if args.model is None else str(args.model)
-            source = report.ModelSR(upscaler.upscale, upscaler.scale, label)
+            source = []
+            for name in names:
+                upscaler = api.load_model(weights.resolve(name), args.device, args.precision)
+                source.append(report.ModelSR(upscaler.upscale, upscaler.scale, name))
+            if source[0].scale != source[-1].scale:
+                raise SrganError(f"is ×{source[-1].scale} but {names[0]} is ×{source[0].scale}: compare models of "
+                                 "one scale", names[-1])
         page, problems = report.image_report(args.inputs, source, args.hr, crops=args.crops)
         if page is None:
             return _list_failures(
@@ -348,17 +356,20 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
         "report", help="a self-contained HTML page: SR vs bicubic (vs HR) for images, or curves for a training run",
         description="Images: per LR image a before/after slider, the crops where SR and bicubic differ most "
                     "(enlarged, nearest neighbour) and, with --hr, PSNR-Y/SSIM-Y (border crop = scale). SR comes "
-                    "from --sr-dir (results of `srgan upscale`) or is computed with --model. A training run folder "
-                    "(holding metrics.jsonl or train.log) gives loss/validation curves, preview grids, a summary and "
-                    "the config. The page works offline: images, CSS and JS are inline.")
+                    "from --sr-dir (results of `srgan upscale`) or is computed with --model; two models are compared "
+                    "with each other instead of with bicubic. A training run folder (holding metrics.jsonl or "
+                    "train.log) gives loss/validation curves (a GAN run: D and G losses, D's accuracy, NIQE), preview "
+                    "grids, a summary (best validation, why it stopped) and the config. The page works offline: "
+                    "images, CSS and JS are inline.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="LR image files, folders or globs; or one training run folder")
     p.add_argument("-o", "--output", required=True, metavar="OUT.html", help="the HTML file to write")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--sr-dir", metavar="DIR",
                         help="folder of SR results named <stem>.* or <stem>_x<N>.* (e.g. srgan upscale -o DIR)")
-    source.add_argument("--model", help="compute SR with this .safetensors generator or shipped model name "
-                                        "(the default when --sr-dir is not given: the shipped model)")
+    source.add_argument("--model", nargs="+", metavar="MODEL",
+                        help="compute SR with this .safetensors generator or shipped model name (the default when "
+                             "--sr-dir is not given: the shipped model); two: compare them with each other")
     p.add_argument("--hr", metavar="PATH", help="the HR image (one input) or a folder of them (<stem>.* or "
                                                 "<stem>_hr.*): enables PSNR-Y/SSIM-Y and the HR layer")
     p.add_argument("--crops", type=_count, default=3, help="zoomed crops per image (3)")

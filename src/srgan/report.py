@@ -1,9 +1,11 @@
 """``srgan report``: one self-contained HTML page to look at results rather than read them.
 
 Two kinds of page. For images: per LR image a before/after slider (any two of LR, bicubic, SR and HR when it is
-known), the crops where SR and bicubic differ most shown enlarged with nearest-neighbour pixels, and PSNR-Y/SSIM-Y
-with the benchmark protocol (border crop = scale) when HR is known. For a training run folder: loss, validation
-and throughput curves (matplotlib, Agg), the newest preview grids, a summary, the config and the end of the log.
+known; or, for two models, of LR, each model's result and HR), the crops where the compared pair differs most shown
+enlarged with nearest-neighbour pixels, and PSNR-Y/SSIM-Y with the benchmark protocol (border crop = scale) when HR
+is known. For a training run folder: loss, validation and throughput curves (matplotlib, Agg) — for a GAN run also
+D's accuracy and NIQE —, the newest preview grids, a summary (best validation, a failed stop), the config and the end
+of the log.
 
 Everything is inline (images as data: URIs, CSS, a few lines of JS) and a Content-Security-Policy forbids any
 fetch, so the file can be mailed or archived and opens offline exactly as it was written.
@@ -45,7 +47,6 @@ MAX_ZOOM = 8
 ZOOM_MAX_WIDTH = 4800  # zoom choices stop here (CSS pixels)
 SLIDER_MAX_SIDE = 1600  # larger results show their centre window of this many HR pixels (keeps the file sane)
 RUN_FILES = ("metrics.jsonl", "train.log")  # a folder holding either is a training run
-LAYERS = (("lr", "LR (nearest)"), ("bicubic", "bicubic"), ("sr", "SR"), ("hr", "HR"))
 
 
 # ------------------------------------------------------------------------------------------------ image pages
@@ -61,29 +62,55 @@ class ModelSR:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """One picture of an image on the page: ``key`` names it in the HTML (data-layer), ``label`` is what the
+    reader sees (slider tags, layer choices, crops)."""
+
+    key: str
+    label: str
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
 class Comparison:
-    """One LR image and its upscales, all uint8 RGB (H, W, 3); ``bicubic``, ``sr`` and ``hr`` are scale× ``lr``."""
+    """One LR image and its upscales, all uint8 RGB (H, W, 3); ``bicubic``, the models' results and ``hr`` are
+    scale× ``lr``. ``models`` holds one SR result (compared with bicubic) or two (compared with each other)."""
 
     name: str
     lr: np.ndarray
     bicubic: np.ndarray
-    sr: np.ndarray
+    models: tuple[Layer, ...]
     hr: np.ndarray | None
     scale: int
-    sr_label: str
+    source: str  # where the SR results come from, for the page
     hr_label: str | None
 
+    @property
+    def pair(self) -> tuple[Layer, Layer]:
+        """The two upscales the slider starts with and the crops are chosen by, (left, right): bicubic and the one
+        model — the baseline is bicubic — or the two models in the order given."""
+        if len(self.models) == 2:
+            return self.models[0], self.models[1]
+        return Layer("bicubic", "bicubic", self.bicubic), self.models[0]
 
-def image_report(inputs: Sequence[str], sr: ModelSR | Path, hr: str | Path | None = None, crops: int = 3,
+    @property
+    def layers(self) -> list[Layer]:
+        """Everything the slider can show, in order: LR, the compared pair, HR when known."""
+        return [Layer("lr", "LR (nearest)", self.lr), *self.pair] + (
+            [] if self.hr is None else [Layer("hr", "HR", self.hr)])
+
+
+def image_report(inputs: Sequence[str], sr: Sequence[ModelSR] | Path, hr: str | Path | None = None, crops: int = 3,
                  ) -> tuple[str | None, list[str]]:
     """The page comparing each LR image named by ``inputs`` (files, folders, globs), or None when not one could
     be compared, and one message per input left out (also listed on the page).
 
-    ``sr``: a network, or a folder of results (``srgan upscale -o DIR``: ``<stem>.*`` or ``<stem>_x<N>.*``, under
-    the same sub-folder as the input; the scale is read from the sizes). ``hr``: the HR image (one input) or a
-    folder holding ``<stem>.*`` or ``<stem>_hr.*`` per input; HR may exceed scale × LR by up to scale − 1 pixels
-    per side (cut from the bottom and right, the benchmark's mod-crop). Images are turned into HTML one at a
-    time, so a folder of large photos never holds more than one in memory.
+    ``sr``: one network (compared with bicubic), two networks of one scale (compared with each other; the scores
+    still include bicubic), or a folder of results (``srgan upscale -o DIR``: ``<stem>.*`` or ``<stem>_x<N>.*``,
+    under the same sub-folder as the input; the scale is read from the sizes). ``hr``: the HR image (one input)
+    or a folder holding ``<stem>.*`` or ``<stem>_hr.*`` per input; HR may exceed scale × LR by up to scale − 1
+    pixels per side (cut from the bottom and right, the benchmark's mod-crop). Images are turned into HTML one at
+    a time, so a folder of large photos never holds more than one in memory.
     """
     hr = None if hr is None else Path(hr)
     found, problems = find_inputs(inputs, exclude=sr if isinstance(sr, Path) else None)
@@ -91,7 +118,7 @@ def image_report(inputs: Sequence[str], sr: ModelSR | Path, hr: str | Path | Non
         raise SrganError(f"--hr names a file, so it needs exactly one input image (got {len(found)}); "
                          "give a folder of HR images instead", hr)
     sections: list[str] = []
-    scored: list[tuple[str, int, dict[str, tuple[float, float]]]] = []
+    scored: list[tuple[str, int, list[tuple[str, float, float]]]] = []
     for src, rel in found:
         try:
             c = _compare(src, rel, sr, hr)
@@ -109,24 +136,28 @@ def image_report(inputs: Sequence[str], sr: ModelSR | Path, hr: str | Path | Non
     return _page("srgan report", f"{n} image{'s' * (n != 1)}", body), problems
 
 
-def _compare(src: Path, rel: Path, sr: ModelSR | Path, hr: Path | None) -> Comparison:
+def _compare(src: Path, rel: Path, sr: Sequence[ModelSR] | Path, hr: Path | None) -> Comparison:
     lr = read_rgb8(src)
     if isinstance(sr, Path):
         sr_path = _find_partner(sr / rel.parent, src, r"(_x\d+)?", "SR result", "_x<N>")
-        sr_img = read_rgb8(sr_path)
-        scale = infer_scale(lr.shape, sr_img.shape, src, sr_path)
-        sr_label = str(sr_path)
+        results = [read_rgb8(sr_path)]
+        scale = infer_scale(lr.shape, results[0].shape, src, sr_path)
+        labels = [str(sr_path)]
     else:
-        sr_img, scale, sr_label = sr.upscale(lr), sr.scale, sr.label
+        results, scale, labels = [m.upscale(lr) for m in sr], sr[0].scale, [m.label for m in sr]
+    named = enumerate(zip(labels, results, strict=True), 1)
+    models = ((Layer("sr", "SR", results[0]),) if len(results) == 1 else
+              tuple(Layer(f"sr{i}", label, img) for i, (label, img) in named))
     hr_img, hr_label = None, None
     if hr is not None:
         hr_path = _find_partner(hr / rel.parent, src, "(_hr)?", "HR image", "_hr") if hr.is_dir() else hr
         full = read_rgb8(hr_path)
         hr_img, hr_label = mod_crop(full, scale), str(hr_path)
-        if hr_img.shape != sr_img.shape:
+        if hr_img.shape != results[0].shape:
             raise SrganError(f"HR image is {_size(full)}; the {_size(lr)} LR image {src} at ×{scale} "
-                             f"needs {_size(sr_img)} (up to {scale - 1} extra pixels per side are cut)", hr_path)
-    return Comparison(rel.as_posix(), lr, imresize(lr, scale), sr_img, hr_img, scale, sr_label, hr_label)
+                             f"needs {_size(results[0])} (up to {scale - 1} extra pixels per side are cut)", hr_path)
+    return Comparison(rel.as_posix(), lr, imresize(lr, scale), models, hr_img, scale, "SR: " + ", ".join(labels),
+                      hr_label)
 
 
 def _find_partner(folder: Path, src: Path, suffix: str, what: str, hint: str) -> Path:
@@ -178,56 +209,64 @@ def pick_crops(score: np.ndarray, side: int, n: int) -> list[tuple[int, int]]:
     return picks
 
 
-def comparison_scores(c: Comparison) -> dict[str, tuple[float, float]] | None:
-    """{"bicubic": (PSNR-Y, SSIM-Y), "sr": (…)} with border crop = scale; None without HR or when too small."""
+def comparison_scores(c: Comparison) -> list[tuple[str, float, float]] | None:
+    """(label, PSNR-Y, SSIM-Y) of bicubic and of each model's result, bicubic first, with border crop = scale;
+    None without HR or when too small."""
     if c.hr is None or min(c.hr.shape[:2]) - 2 * c.scale < 11:  # SSIM's 11×11 window must fit after the crop
         return None
-    return {k: (psnr_y(img, c.hr, c.scale), ssim_y(img, c.hr, c.scale)) for k, img in
-            (("bicubic", c.bicubic), ("sr", c.sr))}
+    return [(label, psnr_y(img, c.hr, c.scale), ssim_y(img, c.hr, c.scale)) for label, img in
+            [("bicubic", c.bicubic), *((m.label, m.image) for m in c.models)]]
 
 
-def _overview_html(scored: Sequence[tuple[str, int, dict[str, tuple[float, float]]]]) -> str:
-    """A table of (name, section index, scores) with the means, when there is more than one image to sum up."""
-    rows, gains = [], []
-    for name, i, s in scored:
-        (pb, sb), (ps, ss) = s["bicubic"], s["sr"]
-        gains.append((pb, ps, sb, ss))
-        rows.append(f"<tr><td><a href='#img{i}'>{_e(name)}</a></td><td>{pb:.2f}</td><td>{ps:.2f}</td>"
-                    f"{_delta(ps - pb, 2)}<td>{sb:.4f}</td><td>{ss:.4f}</td>{_delta(ss - sb, 4)}</tr>")
-    if len(rows) < 2:
+def _overview_html(scored: Sequence[tuple[str, int, list[tuple[str, float, float]]]]) -> str:
+    """A table of (name, section index, scores) with the means, when there is more than one image to sum up;
+    each model's PSNR-Y and SSIM-Y are followed by its gain over bicubic."""
+    if len(scored) < 2:
         return ""  # one image: its own section says it all
-    pb, ps, sb, ss = np.mean(gains, axis=0)
-    rows.append(f"<tr class='mean'><td>mean of {len(rows)}</td><td>{pb:.2f}</td><td>{ps:.2f}</td>"
-                f"{_delta(ps - pb, 2)}<td>{sb:.4f}</td><td>{ss:.4f}</td>{_delta(ss - sb, 4)}</tr>")
-    return ("<section class='card'><h2>Overview</h2><table class='scores'><tr><th>image</th><th>bicubic PSNR-Y</th>"
-            "<th>SR PSNR-Y</th><th>gain</th><th>bicubic SSIM-Y</th><th>SR SSIM-Y</th><th>gain</th></tr>"
+    labels = [label for label, _, _ in scored[0][2]]
+
+    def cells(values: np.ndarray) -> str:  # (upscales, 2): PSNR-Y and SSIM-Y, bicubic first
+        return "".join(f"<td>{values[0, j]:.{d}f}</td>" + "".join(
+            f"<td>{v:.{d}f}</td>{_delta(v - values[0, j], d)}" for v in values[1:, j]) for j, d in ((0, 2), (1, 4)))
+
+    table = [np.array([(p, s) for _, p, s in scores]) for _, _, scores in scored]
+    rows = [f"<tr><td><a href='#img{i}'>{_e(name)}</a></td>{cells(values)}</tr>"
+            for (name, i, _), values in zip(scored, table, strict=True)]
+    rows.append(f"<tr class='mean'><td>mean of {len(rows)}</td>{cells(np.mean(table, axis=0))}</tr>")
+    head = "".join(f"<th>{_e(labels[0])} {what}</th>"
+                   + "".join(f"<th>{_e(label)} {what}</th><th>gain</th>" for label in labels[1:])
+                   for what in ("PSNR-Y", "SSIM-Y"))
+    return ("<section class='card'><h2>Overview</h2><table class='scores'><tr><th>image</th>" + head + "</tr>"
             + "".join(rows) + "</table></section>")
 
 
-def _comparison_html(c: Comparison, index: int, n_crops: int, scores: dict[str, tuple[float, float]] | None,
+def _comparison_html(c: Comparison, index: int, n_crops: int, scores: list[tuple[str, float, float]] | None,
                      ) -> str:
     s = c.scale
+    left, right = c.pair
     parts = [f"<section class='card' id='img{index}'><h2>{_e(c.name)}</h2><p class='dim'>{_size(c.lr)} → "
-             f"{_size(c.sr)} (×{s}) · SR: {_e(c.sr_label)}"
+             f"{_size(right.image)} (×{s}) · {_e(c.source)}"
              + (f" · HR: {_e(c.hr_label)}" if c.hr_label else " · no HR image given: no scores") + "</p>"]
     if scores is not None:
-        (pb, sb), (ps, ss) = scores["bicubic"], scores["sr"]
+        (_, pb, sb), *rest = scores
         parts.append("<table class='scores'><tr><th></th><th>PSNR-Y</th><th>SSIM-Y</th></tr>"
-                     f"<tr><td>bicubic</td><td>{pb:.2f} dB</td><td>{sb:.4f}</td></tr>"
-                     f"<tr><td>SR</td><td>{ps:.2f} dB <span class='{_sign(ps - pb)}'>({ps - pb:+.2f})</span></td>"
-                     f"<td>{ss:.4f} <span class='{_sign(ss - sb)}'>({ss - sb:+.4f})</span></td></tr></table>"
-                     f"<p class='note'>Y channel (BT.601), {s}-pixel border cropped: the benchmark protocol.</p>")
+                     f"<tr><td>bicubic</td><td>{pb:.2f} dB</td><td>{sb:.4f}</td></tr>" + "".join(
+                         f"<tr><td>{_e(label)}</td><td>{p:.2f} dB <span class='{_sign(p - pb)}'>({p - pb:+.2f})</span>"
+                         f"</td><td>{q:.4f} <span class='{_sign(q - sb)}'>({q - sb:+.4f})</span></td></tr>"
+                         for label, p, q in rest)
+                     + f"</table><p class='note'>Y channel (BT.601), {s}-pixel border cropped: the benchmark "
+                       "protocol.</p>")
     elif c.hr is not None:
         parts.append(f"<p class='note'>Too small to score: SSIM-Y needs 11×11 pixels after a {s}-pixel border "
                      "crop.</p>")
     crop_lr = min(max(1, CROP_HR // s), *c.lr.shape[:2])
-    difference = block_difference(c.sr, c.bicubic, s)
+    difference = block_difference(right.image, left.image, s)
     picks = pick_crops(difference, crop_lr, n_crops) if difference.any() else []
     parts.append(_slider_html(c, picks, crop_lr))
     if not difference.any():
-        parts.append("<p class='note'>SR and bicubic are identical: no crops to compare.</p>")
+        parts.append(f"<p class='note'>{_e(right.label)} and {_e(left.label)} are identical: no crops to compare.</p>")
     elif picks:
-        parts.append("<h3>Where SR and bicubic differ most</h3><div class='crops'>"
+        parts.append(f"<h3>Where {_e(right.label)} and {_e(left.label)} differ most</h3><div class='crops'>"
                      + "".join(_crop_html(c, k, y, x, crop_lr) for k, (y, x) in enumerate(picks)) + "</div>")
     parts.append("</section>")
     return "".join(parts)
@@ -242,15 +281,15 @@ def slider_window(h: int, w: int, scale: int, limit: int = SLIDER_MAX_SIDE) -> t
 
 def _slider_html(c: Comparison, picks: list[tuple[int, int]], crop_lr: int) -> str:
     s = c.scale
-    top, left, wh, ww = slider_window(*c.sr.shape[:2], s)
+    height, width = c.bicubic.shape[:2]
+    top, left, wh, ww = slider_window(height, width, s)
     fit = max(1, min(START_ZOOM, PAGE_WIDTH // ww))
     zooms = [z for z in range(1, MAX_ZOOM + 1) if z <= fit or ww * z <= ZOOM_MAX_WIDTH]
-    window = (slice(top, top + wh), slice(left, left + ww))
-    images = {"lr": c.lr[top // s: (top + wh) // s, left // s: (left + ww) // s],
-              "bicubic": c.bicubic[window], "sr": c.sr[window]} | ({} if c.hr is None else {"hr": c.hr[window]})
-    shown = ("bicubic", "sr")
-    layers = "".join(f"<img data-layer='{k}' class='{'left' if k == shown[0] else 'right' if k == shown[1] else ''}'"
-                     f" alt='{_e(label)}' src='{png_data_uri(images[k])}'>" for k, label in LAYERS if k in images)
+    pair = dict(zip(("left", "right"), c.pair, strict=True))
+    side_of = {layer.key: side for side, layer in pair.items()}
+    layers = "".join(f"<img data-layer='{layer.key}' class='{side_of.get(layer.key, '')}'"
+                     f" alt='{_e(layer.label)}' src='{png_data_uri(_cut(layer, top, left, wh, ww, s))}'>"
+                     for layer in c.layers)
     boxes = ""
     for k, (y, x) in enumerate(picks):
         by, bx, side = y * s - top, x * s - left, crop_lr * s
@@ -259,31 +298,34 @@ def _slider_html(c: Comparison, picks: list[tuple[int, int]], crop_lr: int) -> s
                       f"width:{100 * side / ww:.3f}%;height:{100 * side / wh:.3f}%'><span>{k + 1}</span></div>")
 
     def select(side: str, chosen: str) -> str:
-        options = "".join(f"<option value='{k}'{' selected' * (k == chosen)}>{_e(label)}</option>"
-                          for k, label in LAYERS if k in images)
+        options = "".join(f"<option value='{layer.key}'{' selected' * (layer.key == chosen)}>{_e(layer.label)}"
+                          "</option>" for layer in c.layers)
         return f"<label>{side} <select data-side='{side}'>{options}</select></label>"
 
-    note = ("" if (wh, ww) == c.sr.shape[:2] else
-            f" Showing the centre {ww}×{wh} of the {_size(c.sr)} result.")
+    note = "" if (wh, ww) == (height, width) else f" Showing the centre {ww}×{wh} of the {_size(c.bicubic)} result."
     zoom = "".join(f"<option value='{z}'{' selected' * (z == fit)}>{z}×</option>" for z in zooms)
+    tags = "".join(f"<span class='tag {side}'>{_e(layer.label)}</span>" for side, layer in pair.items())
     return (f"<div class='view'><div class='cmp{' zoomed' * (fit > 1)}' data-width='{ww}' data-fit='{fit}' "
-            f"style='width:{ww * fit}px;aspect-ratio:{ww}/{wh}'>{layers}{boxes}"
-            f"<div class='bar'></div><span class='tag left'>bicubic</span><span class='tag right'>SR</span>"
+            f"style='width:{ww * fit}px;aspect-ratio:{ww}/{wh}'>{layers}{boxes}<div class='bar'></div>{tags}"
             f"<input type='range' min='0' max='100' step='0.1' value='50' aria-label='comparison divider'></div></div>"
-            f"<div class='ctl'>{select('left', shown[0])}{select('right', shown[1])}"
+            f"<div class='ctl'>{''.join(select(side, layer.key) for side, layer in pair.items())}"
             f"<label>zoom <select data-zoom>{zoom}</select></label>"
             f"<span class='dim'>Drag across the image to move the divider; pixels are enlarged without smoothing."
             f"{note}</span></div>")
 
 
+def _cut(layer: Layer, top: int, left: int, h: int, w: int, scale: int) -> np.ndarray:
+    """The part of ``layer`` under a window given in HR pixels (multiples of ``scale``: the LR layer is cut at
+    1/scale, so every layer shows the same place)."""
+    f = scale if layer.key == "lr" else 1
+    return layer.image[top // f: (top + h) // f, left // f: (left + w) // f]
+
+
 def _crop_html(c: Comparison, k: int, y: int, x: int, side: int) -> str:
     s = c.scale
-    hr_win = (slice(y * s, (y + side) * s), slice(x * s, (x + side) * s))
-    tiles = [("LR (nearest)", c.lr[y: y + side, x: x + side]), ("bicubic", c.bicubic[hr_win]), ("SR", c.sr[hr_win])]
-    if c.hr is not None:
-        tiles.append(("HR", c.hr[hr_win]))
-    figures = "".join(f"<figure><img alt='{label}' src='{png_data_uri(img)}'><figcaption>{label}</figcaption>"
-                      "</figure>" for label, img in tiles)
+    figures = "".join(f"<figure><img alt='{_e(layer.label)}' "
+                      f"src='{png_data_uri(_cut(layer, y * s, x * s, side * s, side * s, s))}'>"
+                      f"<figcaption>{_e(layer.label)}</figcaption></figure>" for layer in c.layers)
     return (f"<div class='crop'><div class='crop-id'><b>{k + 1}</b><span>x {x * s}<br>y {y * s}</span></div>"
             f"{figures}</div>")
 
@@ -318,11 +360,36 @@ def read_metrics(path: Path) -> RunMetrics:
     return RunMetrics(train, val, unreadable)
 
 
-def val_scores(m: RunMetrics) -> list[tuple[float, int]]:
-    """(mean PSNR-Y over the validation sets, step) per validation, in step order: what the trainer ranks
-    checkpoints by (the first of equal scores is the best, as in the trainer)."""
-    return [(float(np.mean([v for k, v in r.items() if k.endswith("/psnr_y")])), r["step"]) for r in m.val
-            if any(k.endswith("/psnr_y") for k in r)]
+def val_means(m: RunMetrics, key: str) -> list[tuple[float, int]]:
+    """(mean of ``<set>/<key>`` over the validation sets, step) per validation that scored ``key`` ("psnr_y",
+    "ssim_y", "niqe"), in step order."""
+    suffix = f"/{key}"
+    return [(float(np.mean([v for k, v in r.items() if k.endswith(suffix)])), r["step"]) for r in m.val
+            if any(k.endswith(suffix) for k in r)]
+
+
+def best_validation(m: RunMetrics) -> tuple[str, int] | None:
+    """(the score ranked by, step) of the best validation as the trainer picks its best generator: the lowest mean
+    NIQE where NIQE was scored (the GAN phase), else the highest mean PSNR-Y; the first of equal scores; None
+    before any validation (or when no mean is finite)."""
+    key = "niqe" if val_means(m, "niqe") else "psnr_y"
+    sign = -1 if key == "niqe" else 1
+    ranked = [(sign * v, step) for v, step in val_means(m, key) if math.isfinite(v)]
+    return (key, max(ranked, key=lambda r: r[0])[1]) if ranked else None
+
+
+_SESSION_START = re.compile(r"\w+: step \d+ → ")  # the trainer's first line in each session
+
+
+def stop_problem(log: Sequence[str]) -> str | None:
+    """Why training stopped when its last session failed — train.log's ``stopped: <problem>`` line (a GAN collapse,
+    non-finite losses) — or None: it stopped normally, is still running, was killed, or was resumed since."""
+    for line in reversed(log):
+        if line.startswith("stopped: "):
+            return line.removeprefix("stopped: ")
+        if line.startswith("stopped") or _SESSION_START.match(line):
+            return None
+    return None
 
 
 def run_folder(inputs: Sequence[str]) -> Path | None:
@@ -345,8 +412,9 @@ def run_report(run: Path, previews: int = 4) -> str:
             total = build_config({}, None, saved).total_steps
         except (SrganError, TypeError) as e:
             raise SrganError(f"not a valid run configuration ({e})", run / "config.json") from e
-    body = [_summary_html(run, metrics, saved, total), _curves_html(metrics), _previews_html(run, previews),
-            _config_html(saved), _log_tail_html(run / "train.log")]
+    log = _read_log(run / "train.log")
+    body = [_summary_html(run, metrics, saved, total, log), _curves_html(metrics), _previews_html(run, previews),
+            _config_html(saved), _log_tail_html(log)]
     return _page(f"srgan run: {run.resolve().name}", _e(str(run)), "".join(body))
 
 
@@ -362,7 +430,18 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return config
 
 
-def _summary_html(run: Path, m: RunMetrics, config: dict[str, Any] | None, total: int | None) -> str:
+def _read_log(path: Path) -> list[str]:
+    """train.log's lines; none when the run has not written one."""
+    if not path.is_file():
+        return []
+    try:
+        return path.read_text(errors="replace").splitlines()
+    except OSError as e:
+        raise SrganError(f"cannot read the training log ({e})", path) from e
+
+
+def _summary_html(run: Path, m: RunMetrics, config: dict[str, Any] | None, total: int | None, log: Sequence[str],
+                  ) -> str:
     stats = []
     step = max([r["step"] for r in m.train + m.val], default=0)
     of = f"of {total:,}" if total else "steps"
@@ -376,14 +455,23 @@ def _summary_html(run: Path, m: RunMetrics, config: dict[str, Any] | None, total
     rates = [r["patches_per_s"] for r in m.train if isinstance(r.get("patches_per_s"), int | float)]
     if rates:
         stats.append((f"{float(np.median(rates)):.1f}", f"patches/s (median of {len(rates)} intervals)"))
-    scored = val_scores(m)
-    if scored:
+    best = best_validation(m)
+    if best is not None:
+        ranked_by, best_step = best
         sets = len({k for r in m.val for k in r if k.endswith("/psnr_y")})
-        what = "val PSNR-Y" + (f" (mean of {sets} sets)" if sets > 1 else "")
-        best, best_step = max(scored, key=lambda s: s[0])
-        stats.append((f"{best:.2f} dB", f"best {what}, step {best_step:,}"))
-        stats.append((f"{scored[-1][0]:.2f} dB", f"latest {what}, step {scored[-1][1]:,}"))
+        mean_of = f" (mean of {sets} sets)" if sets > 1 else ""
+        # NIQE (the GAN phase ranks by it) before PSNR-Y; each at the best step and the latest
+        for key, what, value in (("niqe", "val NIQE", "{:.3f}"), ("psnr_y", "val PSNR-Y", "{:.2f} dB")):
+            means = {s: v for v, s in val_means(m, key)}
+            if best_step in means:
+                caption = (f"best {what}{mean_of}, step {best_step:,}" if key == ranked_by else
+                           f"{what}{mean_of} of the best step ({best_step:,})")
+                stats.append((value.format(means[best_step]), caption + " · lower = more natural" * (key == "niqe")))
+            if means:
+                latest = max(means)
+                stats.append((value.format(means[latest]), f"latest {what}{mean_of}, step {latest:,}"))
     cards = "".join(f"<div><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in stats)
+    problem = stop_problem(log)
     notes = []
     if not (run / "metrics.jsonl").is_file():
         notes.append("No metrics.jsonl yet: the run has not logged a step.")
@@ -392,7 +480,9 @@ def _summary_html(run: Path, m: RunMetrics, config: dict[str, Any] | None, total
     weights = sorted(run.glob("generator*.safetensors"))
     if weights:
         notes.append("Weights: " + ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in weights))
-    return ("<section class='card'><h2>Summary</h2>" f"<div class='stats'>{cards}</div>"
+    return ("<section class='card'><h2>Summary</h2>"
+            + (f"<p class='warn'>Training stopped: {_e(problem)}</p>" if problem else "")
+            + f"<div class='stats'>{cards}</div>"
             + "".join(f"<p class='note'>{_e(n)}</p>" for n in notes) + "</section>")
 
 
@@ -409,8 +499,72 @@ def _curves_html(m: RunMetrics) -> str:
         f"<figcaption>{_e(t)}</figcaption></figure>" for t, png in figures) + "</section>")
 
 
+Series = dict[str, tuple[list[int], list[float]]]  # label → (steps, values)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One axes of a plot: its series, and a dotted horizontal reference line ``level`` (value, label)."""
+
+    ylabel: str
+    series: Series
+    log: bool = False
+    ylim: tuple[float, float] | None = None
+    level: tuple[float, str] | None = None
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One figure of panels side by side; ``best`` is a step marked on each (the best validation)."""
+
+    title: str
+    panels: tuple[Panel, ...]
+    best: int | None = None
+
+
+def run_plots(m: RunMetrics) -> list[Plot]:
+    """What the run page plots, as data (``training_figures`` draws it): the losses — in a GAN run the generator's
+    (content, total) beside the game's (D's loss, −log D(G(x))) —, D's accuracy on real and generated patches
+    against chance, the validation scores (NIQE too in the GAN phase), learning rate and throughput."""
+
+    def series(records: tuple[dict[str, Any], ...], labels: dict[str, str]) -> Series:
+        return {label: ([r["step"] for r in records if _finite(r.get(k))],
+                        [r[k] for r in records if _finite(r.get(k))]) for k, label in labels.items()}
+
+    def logged(labels: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in labels.items() if any(_finite(r.get(k)) for r in m.train)}
+
+    plots = []
+    thin = " (thin: logged values; thick: running mean)" if len(m.train) > 50 else ""
+    generator = logged({"g": "generator (total)", "content": "content"})
+    game = logged({"d": "discriminator", "adv": "adversarial −log D(G(x))"})
+    if game:
+        plots.append(Plot("Training losses" + thin, (Panel("generator loss", series(m.train, generator), log=True),
+                                                      Panel("BCE", series(m.train, game)))))
+    elif generator:
+        plots.append(Plot("Training losses" + thin, (Panel("loss", series(m.train, generator), log=True),)))
+    accuracy = logged({"d_acc_real": "on real (HR) patches", "d_acc_fake": "on generated (SR) patches"})
+    if accuracy:
+        plots.append(Plot("Discriminator accuracy (1 on both for long = collapse)" + thin,
+                          (Panel("D accuracy", series(m.train, accuracy), ylim=(-0.03, 1.03), level=(0.5, "chance")),)))
+    sets = sorted({k.removesuffix("/psnr_y") for r in m.val for k in r if k.endswith("/psnr_y")})
+    if sets:
+        best = best_validation(m)
+        panels = [Panel("PSNR-Y (dB)", series(m.val, {f"{d}/psnr_y": d for d in sets})),
+                  Panel("SSIM-Y", series(m.val, {f"{d}/ssim_y": d for d in sets}))]
+        if val_means(m, "niqe"):
+            panels.append(Panel("NIQE (lower = more natural)", series(m.val, {f"{d}/niqe": d for d in sets})))
+        plots.append(Plot("Validation (benchmark protocol, Y channel)", tuple(panels),
+                          None if best is None else best[1]))
+    if any(_finite(r.get("lr")) for r in m.train):
+        plots.append(Plot("Learning rate and throughput", (
+            Panel("learning rate", series(m.train, {"lr": "lr"}), log=True),
+            Panel("patches/s", series(m.train, {"patches_per_s": "patches/s"})))))
+    return plots
+
+
 def training_figures(m: RunMetrics) -> list[tuple[str, bytes]]:
-    """(title, PNG bytes) per plot: losses, validation scores, learning rate and throughput.
+    """(title, PNG bytes) per plot of ``run_plots``.
 
     Raises ImportError without matplotlib (an optional dependency: the ``report`` extra)."""
     import matplotlib
@@ -422,53 +576,35 @@ def training_figures(m: RunMetrics) -> list[tuple[str, bytes]]:
              "grid.color": "#33373d", "legend.facecolor": "#1f2226", "legend.edgecolor": "#33373d",
              "legend.framealpha": 0.9, "font.size": 9}
     out = []
-
-    def plot(title: str, panels: list[tuple[str, dict[str, tuple[list[int], list[float]]], bool]],
-             mark: int | None = None) -> None:
+    for plot in run_plots(m):
         with matplotlib.rc_context(style):
             fig = Figure(figsize=(11.6, 3.2), dpi=110, layout="constrained")
             FigureCanvasAgg(fig)
-            for i, (ylabel, series, log) in enumerate(panels):
-                ax = fig.add_subplot(1, len(panels), i + 1)
-                for name, (xs, ys) in series.items():
+            for i, panel in enumerate(plot.panels):
+                ax = fig.add_subplot(1, len(plot.panels), i + 1)
+                for name, (xs, ys) in panel.series.items():
                     many = len(xs) > 50  # then a faint line of the values under a running mean that carries the label
                     ax.plot(xs, ys, lw=0.8 if many else 1.4, alpha=0.45 if many else 1,
                             marker="o" if len(xs) < 30 else None, ms=3, label=None if many else name)
                     if many:
                         ax.plot(xs, running_mean(ys, max(2, len(ys) // 40)), lw=1.6, color=ax.lines[-1].get_color(),
                                 label=name)
-                if log:
+                if panel.log:
                     ax.set_yscale("log")
-                if mark is not None:
-                    ax.axvline(mark, color="#f0b429", lw=1, ls="--", label=f"best (step {mark:,})")
+                if panel.ylim is not None:
+                    ax.set_ylim(*panel.ylim)
+                if panel.level is not None:
+                    ax.axhline(panel.level[0], color="#9aa0a6", lw=1, ls=":", label=panel.level[1])
+                if plot.best is not None:
+                    ax.axvline(plot.best, color="#f0b429", lw=1, ls="--", label=f"best (step {plot.best:,})")
                 ax.set_xlabel("step")
-                ax.set_ylabel(ylabel)
+                ax.set_ylabel(panel.ylabel)
                 ax.grid(True, lw=0.5)
-                if len(series) > 1 or mark is not None:
+                if len(panel.series) > 1 or plot.best is not None or panel.level is not None:
                     ax.legend(fontsize=8)
             buf = io.BytesIO()
             fig.savefig(buf, format="png")
-        out.append((title, buf.getvalue()))
-
-    def series(records: tuple[dict[str, Any], ...], labels: dict[str, str],
-               ) -> dict[str, tuple[list[int], list[float]]]:
-        return {label: ([r["step"] for r in records if _finite(r.get(k))],
-                        [r[k] for r in records if _finite(r.get(k))]) for k, label in labels.items()}
-
-    names = {"g": "generator (total)", "content": "content", "adv": "adversarial", "d": "discriminator"}
-    losses = {k: v for k, v in names.items() if any(_finite(r.get(k)) for r in m.train)}
-    if losses:
-        plot("Training losses" + (" (thin: logged values; thick: running mean)" if len(m.train) > 50 else ""),
-             [("loss", series(m.train, losses), True)])
-    sets = sorted({k.removesuffix("/psnr_y") for r in m.val for k in r if k.endswith("/psnr_y")})
-    if sets:
-        best = max(val_scores(m), key=lambda s: s[0])[1]
-        plot("Validation (benchmark protocol, Y channel)",
-             [("PSNR-Y (dB)", series(m.val, {f"{d}/psnr_y": d for d in sets}), False),
-              ("SSIM-Y", series(m.val, {f"{d}/ssim_y": d for d in sets}), False)], mark=best)
-    if any(_finite(r.get("lr")) for r in m.train):
-        plot("Learning rate and throughput", [("learning rate", series(m.train, {"lr": "lr"}), True),
-                                              ("patches/s", series(m.train, {"patches_per_s": "patches/s"}), False)])
+        out.append((plot.title, buf.getvalue()))
     return out
 
 
@@ -510,14 +646,10 @@ def _config_html(config: dict[str, Any] | None) -> str:
     return f"<section class='card'><h2>Configuration</h2><dl class='config'>{rows}</dl></section>"
 
 
-def _log_tail_html(path: Path, lines: int = 15) -> str:
-    if not path.is_file():
+def _log_tail_html(log: Sequence[str], lines: int = 15) -> str:
+    if not log:
         return ""
-    try:
-        tail = path.read_text(errors="replace").splitlines()[-lines:]
-    except OSError as e:
-        raise SrganError(f"cannot read the training log ({e})", path) from e
-    return (f"<section class='card'><h2>End of train.log</h2><pre>{_e(chr(10).join(tail))}</pre></section>")
+    return f"<section class='card'><h2>End of train.log</h2><pre>{_e(chr(10).join(log[-lines:]))}</pre></section>"
 
 
 # ------------------------------------------------------------------------------------------------ page
