@@ -29,6 +29,7 @@ from srgan.train.config import CONTENT_LOSSES
 
 VGG_SCALE = 1 / 12.75  # the paper's rescaling of VGG feature maps (Sec. 2.2.1)
 RANDOM_VGG_SCALE = 1 / 1.84  # measured as above (1/2.07 on bicubic outputs of the same patches)
+EFFNET_SCALE = 1 / 61.1  # measured as above, default tap (1/57.6 on bicubic outputs)
 RANDOM_VGG_SEED = 0  # fixed: a run's loss must not depend on the process's RNG state
 
 
@@ -56,7 +57,7 @@ def _feature_network(kind: str, vgg_weights: str | None) -> tuple[nn.Module | No
     if kind == "effnet":
         from srgan.models.efficientnet import EfficientNetLite0Features
 
-        return EfficientNetLite0Features(), 1.0
+        return EfficientNetLite0Features(), EFFNET_SCALE
     from srgan.models.vgg import VGG19Features
 
     layer = kind.removeprefix("vgg").removesuffix("-random")
