@@ -4,8 +4,11 @@ Sources: Debian packages ``plasma-workspace-wallpapers`` (GPL-2+, KDE Visual Des
 ``lomiri-wallpapers-16.04`` and ``lomiri-wallpapers-20.04`` (see their debian/copyright; CC-BY-SA 3.0 photos by the
 named authors), the natural photos of ``mate-backgrounds`` (``nature/``: GPL-2+, photographers named in its
 debian/copyright), and photos bundled with scikit-image (public domain / CC0). The wallpaper packages are largely
-abstract renders; the MATE nature photos give the SRGAN discriminator real textures (leaves, water, sand, wood). Set5/Set14 are never used. Writes OUT/train (copies),
-OUT/val (384×384 centre crops of held-out images) and OUT/SOURCES.tsv (file, source, licence).
+abstract renders; the MATE nature photos give the SRGAN discriminator real textures (leaves, water, sand, wood).
+Set5/Set14 are never used. Writes OUT/train (copies), OUT/val (384×384 centre crops of the held-out images: the
+SRResNet validation), OUT/holdout (the same held-out photos whole, box-reduced by an integer factor to at most 768
+pixels on a side: whole scenes with texture, which NIQE needs — the centre crops are mostly sky and bokeh) and
+OUT/SOURCES.tsv (file, source, licence).
 
 Usage: python scripts/prepare_data.py OUT   (needs apt-get and dpkg; installs scikit-image with pip if absent)
 """
@@ -38,6 +41,7 @@ LOMIRI_20_04 = {"Fossa_by_Jasper_Roks.jpg", "Infinite-Sea_by_Aury88.jpg", "Kleib
 VAL = {"Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "ColorfulCups", "coffee.png", "chelsea.png",
        "LadyBird.jpg", "Storm.jpg"}
 VAL_CROP = 384
+HOLDOUT_SIDE = 768
 
 
 def _largest(folder: Path) -> Path | None:
@@ -78,8 +82,8 @@ def main(out: Path) -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "scikit-image"], check=True)
         import skimage
     skimage_dir = Path(skimage.__file__).parent / "data"
-    train, val = out / "train", out / "val"
-    for d in (train, val):
+    train, val, holdout = out / "train", out / "val", out / "holdout"
+    for d in (train, val, holdout):
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir()
     rows = ["file\tsplit\tsource\tlicence"]
@@ -92,6 +96,7 @@ def main(out: Path) -> None:
             left, top = (w - side) // 2, (h - side) // 2
             dest = val / f"{stem}.png"
             img.crop((left, top, left + side, top + side)).save(dest)
+            img.reduce(-(-max(w, h) // HOLDOUT_SIDE)).save(holdout / f"{stem}.png")
             split = "val"
         else:
             dest = train / f"{stem}{path.suffix.lower()}"

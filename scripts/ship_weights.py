@@ -1,9 +1,12 @@
-"""Turn a training run into the shipped ``srresnet-x4`` model: weights, metadata, model card, registry hash.
+"""Turn a training run into a shipped model (``srresnet-x4`` or ``srgan-x4``): weights, metadata, card, registry hash.
 
-Usage: python scripts/ship_weights.py RUN_DIR DATA_DIR [--weights generator_best.safetensors]
-Writes src/srgan/weights/srresnet_x4.safetensors (fp16 storage: half the size; the card records what that costs on
-Set5), evaluates the written file on ../shared/benchmarks Set5/Set14 (evaluation only; never training data), and
-writes the model card src/srgan/weights/srresnet_x4.md and the sha256 in src/srgan/weights/__init__.py.
+Usage: python scripts/ship_weights.py RUN_DIR DATA_DIR [--name srgan-x4] [--weights generator_best.safetensors]
+       [--comparison FILE.md]
+Writes src/srgan/weights/<name>.safetensors (fp16 storage: half the size; the card records what that costs on
+Set5), evaluates the written file on ../shared/benchmarks Set5/Set14 (evaluation only; never training data) — for
+the GAN model also NIQE and the sub-pixel grid index — and writes the model card src/srgan/weights/<name>.md and the
+sha256 in src/srgan/weights/__init__.py. ``--comparison`` is a Markdown section (the content-loss comparison)
+copied into the GAN model's card.
 """
 
 from __future__ import annotations
@@ -19,21 +22,29 @@ import torch
 from srgan import weights
 from srgan.api import Upscaler
 from srgan.evaluate import bicubic_upscale, evaluate
+from srgan.runtime import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT.parent / "shared" / "benchmarks"
-NAME, FILE = "srresnet-x4", "srresnet_x4.safetensors"
-# Where the run's stages ran (see scripts/train_shipped.sh); a card states it since quality per hour depends on it.
-HARDWARE = ("steps 0–23,982: AMD EPYC (2 cores, AVX2, no native bf16), CPU only, 1 loader worker; "
-            "steps 23,982–52,382: one NVIDIA H200, fp32, 14 loader workers, 437 s")
+# Where each run's stages ran (scripts/train_shipped*.sh); a card states it since quality per hour depends on it.
+HARDWARE = {
+    "srresnet-x4": ("steps 0–23,982: AMD EPYC (2 cores, AVX2, no native bf16), CPU only, 1 loader worker; "
+                    "steps 23,982–52,382: one NVIDIA H200, fp32, 14 loader workers, 437 s"),
+    "srgan-x4": f"{cpu_model()} (2 cores, AVX512-BF16), CPU only, bf16 autocast, 1 loader worker",
+}
+SCRIPTS = {"srresnet-x4": "scripts/train_shipped.sh", "srgan-x4": "scripts/train_shipped_gan.sh"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
     parser.add_argument("data", type=Path, help="the folder scripts/prepare_data.py made (for SOURCES.tsv)")
+    parser.add_argument("--name", choices=sorted(HARDWARE), default="srresnet-x4")
     parser.add_argument("--weights", default="generator_best.safetensors")
+    parser.add_argument("--comparison", type=Path, help="srgan-x4: Markdown section for the card")
     args = parser.parse_args()
+    name, file = args.name, args.name.replace("-", "_") + ".safetensors"
+    gan = name == "srgan-x4"
 
     src = args.run / args.weights
     meta = weights.read_metadata(src)
@@ -44,42 +55,50 @@ def main() -> None:
     train_sources = [{"file": r["file"], "source": r["source"], "licence": r["licence"]}
                      for r in sources if r["split"] == "train"]
 
-    training = meta["training"] | {"hardware": HARDWARE,
-                                   "command": "scripts/train_shipped.sh",
+    training = meta["training"] | {"hardware": HARDWARE[name],
+                                   "command": SCRIPTS[name],
                                    "data": "the train photos listed under 'data' (scripts/prepare_data.py)"}
-    dest = ROOT / "src" / "srgan" / "weights" / FILE
-    weights.save(model, dest, torch.float16, name=NAME, training=training, data=train_sources,
+    dest = ROOT / "src" / "srgan" / "weights" / file
+    weights.save(model, dest, torch.float16, name=name, training=training, data=train_sources,
                  licence="MIT (weights); training images under their own licences, listed in 'data'")
     shipped = weights.load(dest)
     folders = [BENCH / "Set5", BENCH / "Set14"]
-    sr = evaluate(Upscaler(shipped, "cpu", "fp32").upscale, folders, 4)
+    metrics = ("psnr", "ssim", "niqe", "grid") if gan else ("psnr", "ssim")
+    sr = evaluate(Upscaler(shipped, "cpu", "fp32").upscale, folders, 4, metrics=metrics)
     fp32_set5 = evaluate(Upscaler(model, "cpu", "fp32").upscale, folders[:1], 4)[0].psnr_y
     training["fp16_storage_set5_psnr_change_db"] = round(sr[0].psnr_y - fp32_set5, 4)
-    bic = evaluate(lambda lr: bicubic_upscale(lr, 4), folders, 4)
+    bic = evaluate(lambda lr: bicubic_upscale(lr, 4), folders, 4, metrics=metrics)
     table = {r.dataset: {"psnr_y": round(r.psnr_y, 3), "ssim_y": round(r.ssim_y, 4),
                          "bicubic_psnr_y": round(b.psnr_y, 3), "bicubic_ssim_y": round(b.ssim_y, 4),
                          "per_image_psnr_y": {i.name: round(i.psnr_y, 3) for i in r.per_image},
                          "per_image_bicubic_psnr_y": {i.name: round(i.psnr_y, 3) for i in b.per_image}}
+             | ({"niqe": round(r.mean("niqe"), 3), "grid": round(r.mean("grid"), 3),
+                 "bicubic_niqe": round(b.mean("niqe"), 3), "bicubic_grid": round(b.mean("grid"), 3)} if gan else {})
              for r, b in zip(sr, bic, strict=True)}
-    weights.save(shipped, dest, torch.float16, name=NAME, training=training, eval=table, data=train_sources,
+    weights.save(shipped, dest, torch.float16, name=name, training=training, eval=table, data=train_sources,
                  licence="MIT (weights); training images under their own licences, listed in 'data'")
     digest = weights.sha256(dest)
     init = ROOT / "src" / "srgan" / "weights" / "__init__.py"
     text = init.read_text()
-    text = re.sub(r"SHIPPED: dict\[str, tuple\[str, str\]\] = \{.*?\}\n",
-                  f'SHIPPED: dict[str, tuple[str, str]] = {{\n    "{NAME}": ("{FILE}", "{digest}"),\n}}\n',
-                  text, flags=re.S)
+    entry = f'    "{name}": ("{file}", "{digest}"),\n'
+    text, found = re.subn(rf'^    "{name}": \(.*?\),\n', entry, text, flags=re.M)
+    if not found:  # a new shipped model: add its line at the end of the registry
+        text = re.sub(r"(SHIPPED: dict\[str, tuple\[str, str\]\] = \{\n(?:    .*\n)*)", rf"\g<1>{entry}", text)
     init.write_text(text)
-    write_card(dest.with_suffix(".md"), training, table, train_sources, config)
-    for name, row in table.items():
-        print(f"{name}: {row['psnr_y']:.3f} dB / {row['ssim_y']:.4f}  (bicubic {row['bicubic_psnr_y']:.3f} / "
-              f"{row['bicubic_ssim_y']:.4f})")
+    if gan:
+        comparison = args.comparison.read_text() if args.comparison else ""
+        write_gan_card(dest.with_suffix(".md"), training, table, train_sources, config, comparison)
+    else:
+        write_card(dest.with_suffix(".md"), training, table, train_sources, config)
+    for dataset, row in table.items():
+        print(f"{dataset}: {row['psnr_y']:.3f} dB / {row['ssim_y']:.4f}  (bicubic {row['bicubic_psnr_y']:.3f} / "
+              f"{row['bicubic_ssim_y']:.4f})" + (f"  NIQE {row['niqe']:.3f}  grid {row['grid']:.3f}" if gan else ""))
     print(f"wrote {dest} (sha256 {digest})")
 
 
-def _schedule(lr: float, gamma: float) -> str:
-    """The learning-rate stages as scripts/train_shipped.sh runs them (each stage resumes the run)."""
-    script = (ROOT / "scripts" / "train_shipped.sh").read_text()
+def _schedule(lr: float, gamma: float, command: str) -> str:
+    """The learning-rate stages as the training script ``command`` runs them (each stage resumes the run)."""
+    script = (ROOT / command).read_text()
     stages = re.findall(r"^train --steps (\d+) --milestones ([\d ]+?)(?: --.*)?$", script, flags=re.M)
     parts, start = [], 0
     for steps, milestones in stages:
@@ -92,12 +111,19 @@ def _schedule(lr: float, gamma: float) -> str:
     return "; then (restart) ".join(parts)
 
 
+def _per_image(table: dict) -> str:
+    return "\n".join(f"| {n} | {img} | {p:.3f} | {r['per_image_bicubic_psnr_y'][img]:.3f} |"
+                     for n, r in table.items() for img, p in r["per_image_psnr_y"].items())
+
+
+def _data(sources: list[dict]) -> str:
+    return "\n".join(f"| {s['file']} | `{s['source']}` | {s['licence']} |" for s in sources)
+
+
 def write_card(path: Path, training: dict, table: dict, sources: list[dict], config: dict) -> None:
     rows = "\n".join(f"| {n} | {r['psnr_y']:.3f} / {r['ssim_y']:.4f} | {r['bicubic_psnr_y']:.3f} / "
                      f"{r['bicubic_ssim_y']:.4f} |" for n, r in table.items())
-    per_image = "\n".join(f"| {n} | {img} | {p:.3f} | {r['per_image_bicubic_psnr_y'][img]:.3f} |"
-                          for n, r in table.items() for img, p in r["per_image_psnr_y"].items())
-    data = "\n".join(f"| {s['file']} | `{s['source']}` | {s['licence']} |" for s in sources)
+    per_image, data = _per_image(table), _data(sources)
     hours = training.get("train_hours", 0)
     path.write_text(f"""# Model card: srresnet-x4
 
@@ -110,7 +136,7 @@ The paper's SRResNet ×4 (16 residual blocks, 64 channels, 1,550,659 parameters)
 | setting | value |
 |---|---|
 | steps | {training['steps']} (batch {training['batch']}, {training['patch']}² HR crops) |
-| optimiser | Adam β = (0.9, 0.999); {_schedule(training['lr'], config['gamma'])} |
+| optimiser | Adam β = (0.9, 0.999); {_schedule(training['lr'], config['gamma'], training['command'])} |
 | seed | {training['seed']} |
 | precision | fp32 on both (the CPU has no native bf16) |
 | wall time | {hours:.2f} h of training |
@@ -146,6 +172,57 @@ gap to the paper is the steps and the data.
 | file | source (Debian package or library : path) | licence |
 |---|---|---|
 {data}
+""")
+
+
+def write_gan_card(path: Path, training: dict, table: dict, sources: list[dict], config: dict,
+                   comparison: str) -> None:
+    rows = "\n".join(f"| {n} | {r['psnr_y']:.3f} / {r['ssim_y']:.4f} | {r['niqe']:.3f} | {r['grid']:.3f} | "
+                     f"{r['bicubic_psnr_y']:.3f} / {r['bicubic_ssim_y']:.4f} | {r['bicubic_niqe']:.3f} | "
+                     f"{r['bicubic_grid']:.3f} |" for n, r in table.items())
+    path.write_text(f"""# Model card: srgan-x4
+
+The paper's SRGAN ×4: the SRResNet generator (16 residual blocks, 64 channels, 1,550,659 parameters) initialised
+from the shipped `srresnet-x4` and trained against the paper's discriminator with `srgan train --phase srgan`
+(content loss `{training['content']}` + {config['adv_weight']:g} × adversarial) on freely licensed photos — never on
+Set5/Set14. Sharper and more natural-looking than `srresnet-x4` (lower NIQE), at a lower PSNR: pick `srresnet-x4` for
+fidelity, `srgan-x4` for appearance. Reproduce with `{training['command']}`.
+
+## Training
+
+| setting | value |
+|---|---|
+| init | `srresnet-x4` (shipped weights) |
+| steps | {training['steps']} (batch {training['batch']}, {training['patch']}² HR crops; D and G alternate, k = 1) |
+| losses | content `{training['content']}` + {config['adv_weight']:g} × −log D(G(x)); D: BCE real/fake |
+| optimiser | Adam β = (0.9, 0.999) for G and D; {_schedule(training['lr'], config['gamma'], training['command'])} |
+| seed | {training['seed']} |
+| wall time | {training.get('train_hours', 0):.2f} h of training |
+| hardware | {training['hardware']} |
+| model selection | lowest mean NIQE on the held-out photos (see data) at step {training['best_step']} |
+| storage | fp16 ({training['fp16_storage_set5_psnr_change_db']:+.4f} dB Set5 PSNR-Y against the fp32 weights) |
+
+## Evaluation (`srgan eval --metrics psnr ssim niqe grid`, MATLAB bicubic degradation, border crop 4)
+
+PSNR-Y / SSIM-Y against the original; NIQE (lower = more natural; the originals score Set5 5.437, Set14 4.922);
+grid = the sub-pixel grid index (1 = no period-4 structure; originals Set5 1.040, Set14 1.054).
+
+| dataset | srgan-x4 PSNR-Y / SSIM-Y | NIQE | grid | bicubic PSNR-Y / SSIM-Y | NIQE | grid |
+|---|---|---|---|---|---|---|
+{rows}
+
+Per image (PSNR-Y dB):
+
+| dataset | image | srgan-x4 | bicubic |
+|---|---|---|---|
+{_per_image(table)}
+
+{comparison}
+## Training data
+
+| file | source (Debian package or library : path) | licence |
+|---|---|---|
+{_data(sources)}
 """)
 
 
