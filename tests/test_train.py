@@ -36,8 +36,11 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
+    return write_images(tmp_path / "data")
+
+
+def write_images(d: Path) -> Path:
     """Four smooth-ish 40×40 RGB images (learnable: the loss must be able to go down)."""
-    d = tmp_path / "data"
     d.mkdir()
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:40, 0:40]
@@ -136,9 +139,10 @@ def test_corrupt_newest_checkpoint_falls_back(tmp_path: Path, data_dir: Path) ->
     assert main(["train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "4", "--save-every", "2"]) == 0
     newest = checkpoint.list_checkpoints(run)[-1]
     newest.write_bytes(newest.read_bytes()[:1000])
-    with pytest.warns(UserWarning, match=r"step_00000004\.pt: unreadable checkpoint.*previous"):
-        state = checkpoint.load_latest(run)
-    assert state is not None and state["step"] == 2
+    latest = checkpoint.load_latest(run)
+    assert latest is not None and latest.state["step"] == 2 and latest.path.name == "step_00000002.pt"
+    (skipped,) = latest.skipped
+    assert re.fullmatch(r".*step_00000004\.pt: unreadable checkpoint \(RuntimeError: [^\n]*\)", str(skipped))
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
@@ -189,8 +193,8 @@ def test_sigterm_checkpoints_and_exits_zero(tmp_path: Path, data_dir: Path) -> N
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    state = checkpoint.load_latest(run)
-    assert state is not None and state["step"] >= 3
+    state = checkpoint.load_latest(run).state
+    assert state["step"] >= 3
     assert "(SIGTERM)" in out
     assert (run / "generator.safetensors").is_file()
 
@@ -208,8 +212,8 @@ def test_sigterm_to_the_whole_process_group_still_checkpoints(tmp_path: Path, da
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "(SIGTERM)" in out
-    state = checkpoint.load_latest(run)
-    assert state is not None and state["step"] >= 3
+    state = checkpoint.load_latest(run).state
+    assert state["step"] >= 3
 
 
 def test_kill_9_then_resume(tmp_path: Path, data_dir: Path) -> None:
@@ -222,8 +226,7 @@ def test_kill_9_then_resume(tmp_path: Path, data_dir: Path) -> None:
     assert saved and all(p.name.startswith("step_") for p in saved)
     # A kill mid-write may leave a temp file ('.step_*'), never a partial file under a checkpoint's name.
     assert all(p in saved or p.name.startswith(".step_") for p in (run / "checkpoints").iterdir())
-    last = checkpoint.load_latest(run)
-    assert last is not None
+    last = checkpoint.load_latest(run).state
     (run / "checkpoints" / ".step_00000001.deadbeef.pt").write_bytes(b"torn")  # as a kill mid-write leaves
     (run / ".latest.deadbeef").write_text("checkpoints/step_")
     resumed = cli("train", "--out", str(run), "--steps", str(last["step"] + 2))
@@ -241,8 +244,7 @@ def test_max_time_is_honoured(tmp_path: Path, data_dir: Path) -> None:
                  "--max-time", "3s"]) == 0
     assert time.monotonic() - t0 < 60
     assert "(max-time)" in (run / "train.log").read_text()
-    state = checkpoint.load_latest(run)
-    assert state is not None
+    state = checkpoint.load_latest(run).state
     # The budget belongs to that invocation: a resume without --max-time runs to its --steps.
     assert main(["train", "--out", str(run), "--steps", str(state["step"] + 3)]) == 0
     assert re.search(rf"stopped at step {state['step'] + 3} \(steps\)", (run / "train.log").read_text())

@@ -33,12 +33,12 @@ def _train(args: argparse.Namespace) -> int:
     from srgan.train.config import build_config, load_toml
     from srgan.train.trainer import train
 
-    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config", "resume")}
-    saved = read_run_config(args.out)
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config", "resume", "restart")}
+    saved = None if args.restart else read_run_config(args.out)
     if args.resume and saved is None:
         raise SrganError("--resume given but the run has no checkpoint to resume from", args.out)
     config = build_config(flags, load_toml(args.config) if args.config else None, saved)
-    train(config)
+    train(config, restart=args.restart)
     return 0
 
 
@@ -53,9 +53,13 @@ def read_run_config(out: str) -> dict | None:
     if not list_checkpoints(run):
         return None
     try:
-        return json.loads((run / "config.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise SrganError(f"run has checkpoints but no readable config.json ({e})", run) from e
+        saved = json.loads((run / "config.json").read_text())
+        if not isinstance(saved, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:  # json.JSONDecodeError is a ValueError
+        raise SrganError(f"run has checkpoints but no readable config.json ({e}); to start over, add --restart",
+                         run) from e
+    return saved
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -69,7 +73,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val", nargs="+", help="validation folders (PSNR-Y/SSIM-Y with the eval protocol)")
     p.add_argument("--init", help="srgan phase: generator weights to start from (SRResNet .safetensors)")
     p.add_argument("--config", help="TOML file with the same keys as these flags")
-    p.add_argument("--resume", action="store_true", help="require an existing run to continue (it always resumes)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="require an existing run to continue (a run folder with checkpoints always resumes)")
+    again.add_argument("--restart", action="store_true",
+                       help="start over in a run folder that holds a run: its files move to a new folder "
+                            "OUT.old-<date>-<time> beside it (nothing is deleted), then training starts at step 0")
     p.add_argument("--scale", type=int, help="upscaling factor: 2, 4 (default) or 8")
     p.add_argument("--blocks", type=int, help="residual blocks (16)")
     p.add_argument("--channels", type=int, help="feature channels (64)")

@@ -11,6 +11,7 @@ an uninterrupted one would, without saving any sampler state beyond the step.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -155,11 +156,18 @@ def _super_resolve(g: Generator, device: torch.device, dtype: torch.dtype | None
         return _to_image(g(x))
 
 
-def train(config: TrainConfig) -> Path:
-    """Run (or resume) training as configured; returns the path of the final generator weights."""
-    # ---- setup: device, precision, world, run folder --------------------------------------------------------
+def train(config: TrainConfig, restart: bool = False) -> Path:
+    """Run (or resume) training as configured; returns the path of the final generator weights. ``restart``
+    first moves an existing run's files aside (``checkpoint.move_aside``) instead of resuming it. Rank 0 holds
+    the run folder's lock (``checkpoint.RunLock``) for all ranks until training ends, however it ends."""
     device = resolve_device(config.device)
     world = init_from_env(device.type)
+    with checkpoint.RunLock(Path(config.out)) if world.is_main else contextlib.nullcontext():
+        return _train(config, restart, device, world)
+
+
+def _train(config: TrainConfig, restart: bool, device: torch.device, world: World) -> Path:
+    # ---- setup: device, precision, world, run folder --------------------------------------------------------
     if device.type == "cuda":
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
@@ -168,11 +176,20 @@ def train(config: TrainConfig) -> Path:
     dtype = resolve_precision(config.precision, device)
     fmt = memory_format(device, dtype)
     run = Path(config.out)
+    # What the folder holds is checked before anything is written to it.
+    moved = checkpoint.move_aside(run) if restart and world.is_main else None
+    if world.size > 1:
+        torch.distributed.barrier()  # the other ranks read the folder once rank 0 owns (and maybe emptied) it
+    latest = checkpoint.load_latest(run)  # None for a new run; refuses one whose checkpoints all fail to load
     if world.is_main:
         (run / "previews").mkdir(parents=True, exist_ok=True)
     log = RunLog(run, world.is_main)
-    if world.is_main:  # what a later `srgan train --out RUN` resumes with
-        atomic_write(run / "config.json", lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=1)))
+    if moved is not None:
+        log.line(f"--restart: the earlier run's files are now in {moved}")
+    if latest is not None and world.is_main:
+        aside = checkpoint.set_aside([Path(str(e.path)) for e in latest.skipped])
+        for error, path in zip(latest.skipped, aside, strict=True):
+            log.line(f"skipped checkpoint {error}; renamed to {path.name}")
     stop = StopFlag()
     stop.install()
 
@@ -200,8 +217,8 @@ def train(config: TrainConfig) -> Path:
 
     # ---- resume -----------------------------------------------------------------------------------------
     step, stats = 0, {"nonfinite_total": 0, "train_seconds": 0.0, "best_psnr": -math.inf, "best_step": -1}
-    state = checkpoint.load_latest(run)
-    if state is not None:
+    if latest is not None:
+        state = latest.state
         if state["phase"] != config.phase:
             raise SrganError(f"run holds a {state['phase']} run; use a new --out for phase {config.phase}", run)
         g.load_state_dict(state["generator"])
@@ -212,7 +229,9 @@ def train(config: TrainConfig) -> Path:
         scaler.load_state_dict(state["scaler"])
         checkpoint.set_rng_state(state["rng"])
         step, stats = state["step"], state["stats"]
-        log.line(f"resumed from step {step} ({run / 'latest'})")
+        log.line(f"resumed from step {step} ({latest.path})")
+    if world.is_main:  # what a later `srgan train --out RUN` resumes with, once everything above has accepted it
+        atomic_write(run / "config.json", lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=1)))
 
     # Distributed: BatchNorm over the global batch, gradients averaged by DDP; the unwrapped modules are saved.
     g_train: nn.Module = g
