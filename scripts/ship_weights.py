@@ -100,15 +100,18 @@ def _schedule(lr: float, gamma: float, command: str) -> str:
     """The learning-rate stages as the training script ``command`` runs them (each stage resumes the run)."""
     script = (ROOT / command).read_text()
     stages = re.findall(r"^train --steps (\d+) --milestones ([\d ]+?)(?: --.*)?$", script, flags=re.M)
-    parts, start = [], 0
+    text, start, last = "", 0, None
     for steps, milestones in stages:
         marks = [int(m) for m in milestones.split()]
         # A milestone at or before the stage's first step only sets the lr it restarts at.
         first = lr * gamma ** sum(m <= start for m in marks)
-        decays = ", ".join(str(m) for m in marks if m > start)
-        parts.append(f"steps {start}–{steps}: lr {first:g}" + (f" × {gamma} at {decays}" if decays else ""))
-        start = int(steps)
-    return "; then (restart) ".join(parts)
+        passed = [m for m in marks if start < m < int(steps)]
+        if text:
+            text += "; then (restart) " if first != last else "; then "
+        text += f"steps {start}–{steps}: lr {first:g}" + (f" × {gamma} at {', '.join(map(str, passed))}"
+                                                             if passed else "")
+        start, last = int(steps), first * gamma ** len(passed)
+    return text
 
 
 def _per_image(table: dict) -> str:
