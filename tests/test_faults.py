@@ -171,6 +171,17 @@ def test_disk_full_while_checkpointing_stops_cleanly(tmp_path: Path, data_dir: P
     assert not (run / "generator.safetensors").exists()
 
 
+def test_invalid_flag_on_resume_changes_nothing(tmp_path: Path, data_dir: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    run = tiny_run(tmp_path / "run", data_dir)
+    before = snapshot(run)
+    capsys.readouterr()
+    assert resume(run, "--resume", "--lr", "-0.001") == 2
+    assert one_line_error(capsys.readouterr().err) == "srgan train: error: --lr must be a number > 0, got -0.001"
+    assert snapshot(run) == before
+    assert resume(run, "--resume", "--steps", "8") == 0  # the run still resumes
+
+
 def test_config_json_is_written_only_once_the_run_has_started(tmp_path: Path, data_dir: Path) -> None:
     """A setting that fails after the flag checks (a missing --vgg-weights file) leaves config.json alone."""
     init = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "init.safetensors")
@@ -183,3 +194,28 @@ def test_config_json_is_written_only_once_the_run_has_started(tmp_path: Path, da
     assert (run / "config.json").read_bytes() == saved
     assert resume(run, "--steps", "4") == 0
 
+
+# ---------------------------------------------------------------- flags
+
+
+@pytest.mark.parametrize(("flag", "value", "rule"), [
+    ("--batch", "0", "a whole number >= 1"), ("--lr", "-1e-3", "a number > 0"), ("--scale", "3", "one of 2, 4, 8"),
+    ("--blocks", "0", "a whole number >= 1"), ("--workers", "-1", "a whole number >= 0"),
+    ("--steps", "-5", "a whole number >= 1"), ("--save-every", "0", "a whole number > 0"),
+    ("--keep", "0", "a whole number >= 1"), ("--save-every", "0s", "a number > 0"),
+])
+def test_train_flags_out_of_range_are_one_line(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture,
+                                               flag: str, value: str, rule: str) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "3", f"{flag}={value}"]) == 2
+    shown = float(value.rstrip("s")) if flag in ("--lr",) or value.endswith("s") else int(value)
+    assert one_line_error(capsys.readouterr().err) == f"srgan train: error: {flag} must be {rule}, got {shown!r}"
+    assert not run.exists()
+
+
+def test_toml_values_of_the_wrong_type_are_one_line(tmp_path: Path, data_dir: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    toml = tmp_path / "run.toml"
+    toml.write_text(f'data = ["{data_dir}"]\nbatch = "4"\n')
+    assert main(["train", "--out", str(tmp_path / "run"), "--config", str(toml)]) == 2
+    assert one_line_error(capsys.readouterr().err) == "srgan train: error: --batch must be a whole number >= 1, got '4'"

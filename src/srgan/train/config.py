@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from srgan.errors import SrganError
+from srgan.errors import SrganError, check_number
 
 PHASES = ("srresnet", "srgan")
 CONTENT_LOSSES = ("vgg54", "vgg22", "mse", "effnet", "vgg54-random")  # see srgan.train.losses
@@ -76,10 +76,25 @@ class TrainConfig:
     extra_metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Checks every setting, whichever layer gave it (flag, TOML, a resumed run's config.json), before anything
+        is built or written: a bad value is one line, and never reaches the run's saved config."""
         if self.phase not in PHASES:
             raise SrganError(f"--phase must be one of {', '.join(PHASES)}, got {self.phase!r}")
         if self.content not in CONTENT_LOSSES:
             raise SrganError(f"--content must be one of {', '.join(CONTENT_LOSSES)}, got {self.content!r}")
+        check_number("--scale", self.scale, choices=(2, 4, 8))
+        for name, low in (("blocks", 1), ("channels", 1), ("batch", 1), ("patch", 1), ("workers", 0), ("seed", 0),
+                          ("keep", 1), ("log_every", 1), ("preview_every", 1), ("val_every", 1),
+                          ("max_nonfinite", 1), ("collapse_steps", 0)):
+            check_number(f"--{name.replace('_', '-')}", getattr(self, name), low)
+        if self.steps is not None:
+            check_number("--steps", self.steps, 1)
+        for milestone in self.milestones or ():
+            check_number("--milestones", milestone, 1)
+        if self.lr is not None:
+            check_number("--lr", self.lr, 0, whole=False, strict=True)
+        check_number("--gamma", self.gamma, 0, whole=False, strict=True)
+        check_number("--adv-weight", self.adv_weight, 0, whole=False)
         if self.patch % self.scale:
             raise SrganError(f"--patch {self.patch} must be divisible by --scale {self.scale}")
         if self.phase == "srgan" and self.patch % 16:
@@ -87,8 +102,12 @@ class TrainConfig:
         if not self.data:
             raise SrganError("no training data: pass --data DIR [DIR ...]")
         if self.max_time is not None:
-            parse_duration(self.max_time)
-        parse_every(self.save_every)
+            check_number("--max-time", parse_duration(self.max_time), 0, whole=False, strict=True)
+        save_steps, save_seconds = parse_every(self.save_every)
+        if save_seconds is None:
+            check_number("--save-every", save_steps, 0, strict=True)
+        else:
+            check_number("--save-every", save_seconds, 0, whole=False, strict=True)
 
     @property
     def learning_rate(self) -> float:
