@@ -18,8 +18,10 @@ from torch.utils.data import DataLoader
 from srgan.data import EvalPairs, PatchDataset, datasets, imresize
 from srgan.data import cache as cache_module
 from srgan.data.datasets import uniform_draws
+from srgan.data.realistic import realistic_lr
 from srgan.errors import SrganError
 from srgan.imageread import read_rgb8
+from srgan.train.degradation import RealisticDegradation
 
 RNG = np.random.default_rng(0)
 
@@ -213,8 +215,25 @@ def test_items_depend_only_on_seed_and_index(folder: Path, tmp_path: Path, monke
         assert len(churn._maps) == 1
 
 
-def test_same_batches_with_any_number_of_workers(folder: Path, tmp_path: Path) -> None:
-    ds = make(folder, tmp_path, patch=32, scale=4, length=24)
+def test_realistic_lr_of_the_same_crops(folder: Path, tmp_path: Path) -> None:
+    chain = RealisticDegradation()
+    ds = make(folder, tmp_path, patch=32, scale=4, seed=5, degradation=chain)
+    clean = make(folder, tmp_path, patch=32, scale=4, seed=5)
+    items = ds.__getitems__([0, 1, 2, 1])
+    for k, i in enumerate((0, 1, 2, 1)):
+        lr, hr = items[k]
+        assert lr.shape == (3, 8, 8) and lr.dtype == torch.float32
+        assert torch.equal(hr, clean[i][1])  # the HR target stays the clean crop
+        pixels = ((hr + 1) * 127.5).round()[None]
+        assert torch.equal(lr, realistic_lr(pixels, 4, chain, 5, np.array([i]))[0])
+    assert torch.equal(items[1][0], items[3][0]) and not torch.equal(items[0][0], clean[0][0])
+    assert torch.equal(pickle.loads(pickle.dumps(ds))[2][0], items[2][0])
+
+
+@pytest.mark.parametrize("degradation", [None, RealisticDegradation()])
+def test_same_batches_with_any_number_of_workers(folder: Path, tmp_path: Path,
+                                                 degradation: RealisticDegradation | None) -> None:
+    ds = make(folder, tmp_path, patch=32, scale=4, length=24, degradation=degradation)
     batches = {}
     for workers in (0, 2):
         loader = DataLoader(ds, batch_size=4, shuffle=False, num_workers=workers)

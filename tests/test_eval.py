@@ -15,10 +15,11 @@ from PIL import Image
 from srgan import weights
 from srgan.cli import main
 from srgan.data.degrade import imresize
+from srgan.data.realistic import jpeg
 from srgan.errors import SrganError
-from srgan.evaluate import bicubic_upscale, evaluate, evaluate_hr
+from srgan.evaluate import DEGRADE_PRESETS, bicubic_upscale, evaluate, evaluate_hr, evaluate_models
 from srgan.imageread import read_rgb8
-from srgan.metrics import grid_index, niqe, psnr_y, ssim_y
+from srgan.metrics import blocking, grid_index, niqe, psnr_y, ssim_y
 
 from .conftest import tiny_generator
 
@@ -132,7 +133,7 @@ def test_cli_eval_json_schema(bench: Path, tmp_path: Path, capsys: pytest.Captur
     report = tmp_path / "r.json"
     assert main(["eval", "--model", "bicubic", "--data", str(bench), "--json", str(report)]) == 0
     doc = json.loads(report.read_text())
-    assert doc == {"scale": 4, "metrics": ["psnr_y", "ssim_y"], "models": doc["models"], "hr": []}
+    assert doc == {"scale": 4, "metrics": ["psnr_y", "ssim_y"], "degrade": None, "models": doc["models"], "hr": []}
     (model,) = doc["models"]
     assert set(model) == {"model", "results"} and model["model"] == "bicubic"
     (res,) = model["results"]
@@ -241,3 +242,71 @@ def test_cli_eval_with_a_model(bench: Path, tmp_path: Path, capsys: pytest.Captu
     assert "bicubic" in out and f"{bicubic.psnr_y:.3f}" in out  # the baseline row
     assert doc["models"][1]["results"][0]["psnr_y"] == bicubic.psnr_y
     assert doc["models"][0]["results"][0]["psnr_y"] != bicubic.psnr_y
+
+
+def _lr_seen(bench: Path, degrade: str | None) -> dict[int, np.ndarray]:
+    """The LR each image's upscaler was given, in folder order (bicubic computes the SR)."""
+    seen: dict[int, np.ndarray] = {}
+
+    def upscale(lr: np.ndarray) -> np.ndarray:
+        seen[len(seen)] = lr
+        return bicubic_upscale(lr, 4)
+
+    evaluate(upscale, [bench], 4, degrade=degrade)
+    return seen
+
+
+def _blurred(img: np.ndarray, sigma: float) -> np.ndarray:
+    """A direct restatement: the 2-D Gaussian (radius ⌈3σ⌉, normalised) summed over every offset, edges replicated."""
+    r = math.ceil(3 * sigma)
+    t = np.arange(-r, r + 1)
+    window = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * sigma**2))
+    window /= window.sum()
+    padded = np.pad(img.astype(np.float64), ((r, r), (r, r), (0, 0)), mode="edge")
+    h, w = img.shape[:2]
+    return sum(window[a, b] * padded[a:a + h, b:b + w] for a in range(2 * r + 1) for b in range(2 * r + 1))
+
+
+def test_degraded_lr_presets(bench: Path) -> None:
+    hrs = [rgb(50, 47, 1)[:48, :44], np.repeat(rgb(44, 61, 2)[:44, :60, :1], 3, axis=2)]
+    clean = [imresize(hr, 1 / 4) for hr in hrs]
+    for k, lr in _lr_seen(bench, "jpeg75").items():
+        np.testing.assert_array_equal(lr, jpeg(clean[k], 75))
+    for k, lr in _lr_seen(bench, "jpeg50").items():
+        np.testing.assert_array_equal(lr, jpeg(clean[k], 50))
+    for k, lr in _lr_seen(bench, "blur").items():
+        expected = np.floor(np.clip(imresize(_blurred(hrs[k], 2.0), 1 / 4), 0, 255) + 0.5)
+        assert np.abs(lr.astype(float) - expected).max() <= 1  # a rounding tie may fall either way
+        assert (lr == expected).mean() > 0.99
+    noisy = _lr_seen(bench, "noise5")
+    for k, lr in noisy.items():
+        diff = lr.astype(float) - clean[k]
+        assert lr.dtype == np.uint8 and 4 < diff.std() < 6 and abs(diff.mean()) < 1
+    first = noisy[0].astype(float) - clean[0]
+    second = noisy[1].astype(float) - clean[1]
+    assert not np.array_equal(first[:8, :8], second[:8, :8])  # each image has its own noise
+    for k, lr in _lr_seen(bench, "noise5").items():
+        np.testing.assert_array_equal(lr, noisy[k])  # and the same one in every run
+
+
+def test_degraded_eval_is_deterministic_and_recorded(bench: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    docs = []
+    for name in ("a.json", "b.json", "clean.json"):
+        flags = ["--degrade", "jpeg75"] if name != "clean.json" else []
+        assert main(["eval", "--model", "bicubic", "--data", str(bench), "--metrics", "psnr", "blocking",
+                     "--json", str(tmp_path / name), *flags]) == 0
+        docs.append(json.loads((tmp_path / name).read_text()))
+    degraded, again, clean = docs
+    assert degraded == again
+    assert degraded["degrade"] == {"name": "jpeg75", "description": DEGRADE_PRESETS["jpeg75"].description}
+    assert clean["degrade"] is None
+    d, c = degraded["models"][0]["results"][0], clean["models"][0]["results"][0]
+    assert d["psnr_y"] < c["psnr_y"] and d["blocking"] != c["blocking"]
+    assert degraded["hr"] == clean["hr"]  # the HR row scores the clean originals
+    sr = imresize(jpeg(imresize(rgb(50, 47, 1)[:48, :44], 1 / 4), 75), 4)
+    assert d["per_image"][0]["blocking"] == blocking(sr, 32, period=4, crop=4)
+    out = capsys.readouterr().out
+    assert out.count("LR degraded (jpeg75): JPEG quality 75 (4:2:0) of the LR") == 2
+    with pytest.raises(ValueError, match="unknown degradation 'jpeg10'"):
+        evaluate_models({"bicubic": partial(bicubic_upscale, scale=4)}, [bench], 4, degrade="jpeg10")

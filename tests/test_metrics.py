@@ -1,4 +1,5 @@
-"""PSNR-Y / SSIM-Y against direct, slow restatements of the published formulas; the grid index on known patterns."""
+"""PSNR-Y / SSIM-Y against direct, slow restatements of the published formulas; the grid and blocking indices on
+known patterns."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 
 from srgan.data.degrade import imresize
-from srgan.metrics import grid_index, psnr_y, rgb_to_y, ssim_y
+from srgan.data.realistic import jpeg
+from srgan.metrics import blocking, grid_index, psnr_y, rgb_to_y, ssim_y
 
 
 def _y_slow(img: np.ndarray) -> np.ndarray:
@@ -141,3 +143,38 @@ def test_grid_index_bad_arguments() -> None:
         grid_index(np.zeros((14, 12, 3), dtype=np.uint8), 4, crop=4)
     with pytest.raises(ValueError, match="period 1"):
         grid_index(np.zeros((14, 12, 3), dtype=np.uint8), 1)
+
+
+def test_blocking_closed_form() -> None:
+    # 30 rows × 40 columns. Column steps: the value 2j + 8·(j // 8) rises by 10 from column 8k + 7 to 8k + 8 (4 per
+    # row) and by 2 elsewhere (35 per row); row steps are all 0 (3 × 40 across the grid, 26 × 40 elsewhere). Across:
+    # (30·4·10) / (120 + 120) = 5; elsewhere (30·35·2) / (1050 + 1040). The luma gain cancels.
+    j = np.arange(40)
+    img = np.tile((2 * j + 8 * (j // 8)).astype(np.uint8), (30, 1))
+    assert blocking(img, 8) == pytest.approx(5 / (2100 / 2090), rel=1e-12)
+    # Period 4: only steps to a multiple of 4 are comparable: to columns 4, 12, 20, 28, 36 (5 per row, 2 each) and
+    # to rows 4, 12, 20, 28 (4 × 40, 0 each).
+    assert blocking(img, 8, period=4) == pytest.approx(5 / (300 / 310), rel=1e-12)
+    assert blocking(np.full((20, 20, 3), 9, dtype=np.uint8)) == 1.0
+    edges = np.kron(np.arange(9).reshape(3, 3) * 20, np.ones((8, 8))).astype(np.uint8)  # flat 8×8 blocks
+    assert blocking(edges) == math.inf
+
+
+def test_blocking_of_smooth_and_jpeg_images() -> None:
+    yy, xx = np.mgrid[0:96, 0:96]
+    smooth = np.clip(128 + 60 * np.sin(xx / 9) * np.cos(yy / 7) + 10 * np.sin(xx * yy / 97), 0, 255)
+    img = np.repeat(smooth[..., None], 3, axis=2).astype(np.uint8)
+    assert blocking(img) == pytest.approx(1.0, abs=0.05)
+    assert blocking(jpeg(img, 10)) > 2
+    # Upscaled ×4, the JPEG grid moves to 32 pixels; period 4 discounts bicubic's own sub-pixel steps.
+    assert blocking(imresize(jpeg(img, 10), 4), 32, period=4, crop=4) > 1.3
+    assert blocking(imresize(img, 4), 32, period=4, crop=4) == pytest.approx(1.0, abs=0.05)
+
+
+def test_blocking_bad_arguments() -> None:
+    img = np.zeros((20, 20, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"block grid of 32 needs more than 32×32 pixels after the border crop, "
+                                         r"got 16×16"):
+        blocking(img, 32, crop=2)
+    with pytest.raises(ValueError, match=r"the block size \(8\) must be a multiple of the period \(3\)"):
+        blocking(img, 8, period=3)

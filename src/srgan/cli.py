@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from srgan import __version__
 from srgan.errors import SrganError
 from srgan.train.config import CONTENT_LOSSES
+from srgan.train.degradation import DEGRADATIONS
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -84,6 +85,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channels", type=int, help="feature channels (64)")
     p.add_argument("--batch", type=int, help="per-process batch size (16)")
     p.add_argument("--patch", type=int, help="HR crop size (96)")
+    p.add_argument("--degradation", choices=DEGRADATIONS,
+                   help="how each patch's LR is made: bicubic (default, the paper's MATLAB bicubic) or realistic (a "
+                        "random chain of blur, resize, noise and JPEG; its settings: the [realistic] table of "
+                        "--config, see srgan.train.degradation; all saved in RUN/config.json)")
     p.add_argument("--lr", type=float, help="Adam learning rate (1e-4)")
     p.add_argument("--steps", type=int, help="total steps (1e6 srresnet, 2e5 srgan)")
     p.add_argument("--milestones", type=int, nargs="+", help="steps where lr is multiplied by --gamma "
@@ -138,7 +143,7 @@ def _eval(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # skipped files are reported below, once, from the results
         report = evaluate_models(upscalers, args.data, scale, list(dict.fromkeys(args.metrics)), args.save,
-                                 args.overwrite)
+                                 args.overwrite, args.degrade)
     print(format_table(report))
     if json_path is not None:
         write_json(json_path, report)
@@ -152,20 +157,29 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="PSNR-Y/SSIM-Y, NIQE and grid index on benchmark folders, MATLAB protocol",
+    p = sub.add_parser("eval", help="PSNR-Y/SSIM-Y, NIQE, grid and blocking index on benchmark folders, MATLAB "
+                                    "protocol",
                        description="Each HR image is mod-cropped to the scale, downscaled with MATLAB-exact bicubic, "
                                    "super-resolved by each model and scored on the Y channel with a border crop of "
                                    "`scale` pixels. A single model is shown with the bicubic baseline; several share "
-                                   "one table. No-reference metrics (niqe, grid) also score the HR images (row HR). "
+                                   "one table. No-reference metrics (niqe, grid, blocking) also score the HR images "
+                                   "(row HR). --degrade degrades every LR the same way before any model sees it. "
                                    "Images that cannot be decoded or are too small for a metric are left out of the "
                                    "means and listed (also in the JSON); the exit status is then 1 unless "
                                    "--allow-missing.")
     p.add_argument("--model", nargs="+", help=".safetensors generators, shipped model names or 'bicubic', all of "
                    "one scale (default: the shipped model; a single model gets bicubic alongside)")
     p.add_argument("--data", nargs="+", required=True, help="folders of HR images (e.g. Set5 Set14)")
-    p.add_argument("--metrics", nargs="+", default=["psnr", "ssim"], choices=("psnr", "ssim", "niqe", "grid"),
-                   help="psnr, ssim (the default): against HR; niqe (lower = more natural) and grid (sub-pixel "
-                        "grid index, 1 = none): of the image alone")
+    p.add_argument("--metrics", nargs="+", default=["psnr", "ssim"],
+                   choices=("psnr", "ssim", "niqe", "grid", "blocking"),
+                   help="psnr, ssim (the default): against HR; niqe (lower = more natural), grid (sub-pixel grid "
+                        "index, 1 = none) and blocking (steps across the LR's 8x8 JPEG block grid over those between "
+                        "other LR pixels, 1 = none): of the image alone")
+    p.add_argument("--degrade", choices=("jpeg75", "jpeg50", "noise5", "blur"),
+                   help="degrade each LR before super-resolving, identically for every model (bicubic too) and in "
+                        "every run: jpeg75/jpeg50 (JPEG of the LR at that quality), noise5 (Gaussian noise, "
+                        "sigma 5/255, seeded by the image's name), blur (Gaussian blur of sigma scale/2 HR pixels "
+                        "before the bicubic downscale)")
     p.add_argument("--scale", type=int, help="upscaling factor (bicubic alone: default 4; models: must match theirs)")
     p.add_argument("--json", help="write the results to this JSON file")
     p.add_argument("--save", help="write each model's images to SAVE/<model>/<dataset>/<name>.png (<model>: the "

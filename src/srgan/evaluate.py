@@ -2,14 +2,21 @@
 border crop of ``scale`` pixels, average per dataset over images. Any upscaler is a function LR → SR on uint8 arrays,
 so the same code scores bicubic, a weight file, or the trainer's generator mid-run.
 
-PSNR-Y and SSIM-Y compare SR with HR. NIQE and the grid index score an image alone, so a table that shows them also
-scores the HR images themselves: the reference row an SR result is read against (a GAN can beat it on NIQE).
+PSNR-Y and SSIM-Y compare SR with HR. NIQE, the grid index and the blocking index score an image alone, so a table
+that shows them also scores the HR images themselves: the reference row an SR result is read against (a GAN can
+beat it on NIQE).
+
+Real inputs are rarely clean bicubic downscales. ``degrade`` names one of ``DEGRADE_PRESETS``: a fixed,
+deterministic degradation of each image's LR (JPEG, noise, blur), applied before super-resolving and identically
+for every upscaler, bicubic included, so that the table still compares like with like.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import warnings
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +26,12 @@ import numpy as np
 from PIL import Image
 
 from srgan.data.datasets import EvalPairs
-from srgan.data.degrade import imresize
+from srgan.data.degrade import imresize, quantize
+from srgan.data.draws import normal_draws
+from srgan.data.realistic import jpeg
 from srgan.errors import SrganError
 from srgan.fileio import atomic_write
-from srgan.metrics import grid_index, niqe, psnr_y, ssim_y
+from srgan.metrics import blocking, grid_index, niqe, psnr_y, ssim_y
 
 UpscaleFn = Callable[[np.ndarray], np.ndarray]
 
@@ -46,8 +55,49 @@ METRICS: dict[str, Metric] = {
     "niqe": Metric("niqe", "NIQE", "lower = more natural", ".3f", False, lambda img, hr, scale: niqe(img, scale)),
     "grid": Metric("grid", "grid", "1 = no sub-pixel grid", ".3f", False,
                    lambda img, hr, scale: grid_index(img, period=scale, crop=scale)),
+    "blocking": Metric("blocking", "blocking", "1 = no edges on the LR's 8×8 block grid", ".3f", False,
+                       lambda img, hr, scale: blocking(img, block=8 * scale, period=scale, crop=scale)),
 }
 DEFAULT_METRICS = ("psnr", "ssim")
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """A fixed degradation of the benchmark LR: ``make_lr(name, hr, lr, scale)`` → the uint8 LR every upscaler gets
+    instead of the clean ``lr``; the same pixels in every run (``name``, the image's path in its folder, seeds it)."""
+
+    name: str
+    description: str
+    make_lr: Callable[[str, np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def _noisy(name: str, lr: np.ndarray, sigma: float) -> np.ndarray:
+    """``lr`` plus Gaussian noise of σ ``sigma`` (8-bit units), independent per pixel and channel, rounded."""
+    return quantize(lr + sigma * normal_draws(zlib.crc32(name.encode()), lr.shape))
+
+
+def _gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """(H, W, C) filtered with a normalised Gaussian of σ ``sigma`` pixels (radius ⌈3σ⌉), edges replicated, in
+    float64: same size out."""
+    r = math.ceil(3 * sigma)
+    taps = np.exp(-(np.arange(-r, r + 1) ** 2) / (2 * sigma**2))
+    taps /= taps.sum()
+    h, w = img.shape[:2]
+    padded = np.pad(img.astype(np.float64), ((r, r), (r, r), (0, 0)), mode="edge")
+    rows = sum(t * padded[i:i + h] for i, t in enumerate(taps))
+    return sum(t * rows[:, i:i + w] for i, t in enumerate(taps))
+
+
+DEGRADE_PRESETS: dict[str, Degradation] = {
+    "jpeg75": Degradation("jpeg75", "JPEG quality 75 (4:2:0) of the LR", lambda name, hr, lr, scale: jpeg(lr, 75)),
+    "jpeg50": Degradation("jpeg50", "JPEG quality 50 (4:2:0) of the LR", lambda name, hr, lr, scale: jpeg(lr, 50)),
+    "noise5": Degradation("noise5", "Gaussian noise σ = 5/255 on the LR, seeded by the image's name",
+                          lambda name, hr, lr, scale: _noisy(name, lr, 5.0)),
+    # Optics blur the scene before the sensor samples it: so the blur acts on the HR, before the downscale.
+    "blur": Degradation("blur", "Gaussian blur σ = scale/2 HR pixels (half an LR pixel) before the MATLAB-bicubic "
+                                "downscale",
+                        lambda name, hr, lr, scale: quantize(imresize(_gaussian_blur(hr, scale / 2), 1 / scale))),
+}
 
 
 @dataclass(frozen=True)
@@ -100,6 +150,7 @@ class Report:
     metrics: tuple[str, ...]
     models: tuple[tuple[str, tuple[DatasetResult, ...]], ...]
     hr: tuple[DatasetResult, ...] = ()
+    degrade: str | None = None  # a DEGRADE_PRESETS name: what the LR went through
 
     def skipped(self) -> list[tuple[str, str]]:
         """Every (file, reason) left out of some mean, once each."""
@@ -118,17 +169,19 @@ def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
 
 def evaluate(upscale_fn: UpscaleFn, folders: Sequence[str | Path], scale: int,
              save_dir: str | Path | None = None, overwrite: bool = False,
-             metrics: Sequence[str] = DEFAULT_METRICS) -> list[DatasetResult]:
+             metrics: Sequence[str] = DEFAULT_METRICS, degrade: str | None = None) -> list[DatasetResult]:
     """Score ``upscale_fn`` (uint8 (h, w, 3) LR → uint8 (h·scale, w·scale, 3) SR) on each folder of HR images.
 
-    ``metrics``: names from ``METRICS``. With ``save_dir``, SR images are written losslessly to
+    ``metrics``: names from ``METRICS``; ``degrade``: a name from ``DEGRADE_PRESETS``, applied to each LR before
+    ``upscale_fn`` sees it. With ``save_dir``, SR images are written losslessly to
     ``save_dir/<dataset>/<name stem>.png``; an existing file there is an error unless ``overwrite``. Undecodable HR
     files, and images too small for a metric, are skipped with a warning naming them and listed in ``skipped``.
     """
     chosen = [_metric(m) for m in metrics]
+    make_lr = None if degrade is None else _degradation(degrade).make_lr
 
     def upscaled(name: str, hr: np.ndarray, lr: np.ndarray) -> np.ndarray:
-        sr = upscale_fn(lr)
+        sr = upscale_fn(lr if make_lr is None else make_lr(name, hr, lr, scale))
         if sr.dtype != np.uint8 or sr.shape != hr.shape:
             raise ValueError(f"upscaler returned {sr.dtype} {sr.shape} for {name}; expected uint8 {hr.shape}")
         return sr
@@ -149,8 +202,9 @@ def evaluate_hr(folders: Sequence[str | Path], scale: int, metrics: Sequence[str
 
 def evaluate_models(upscalers: Mapping[str, UpscaleFn], folders: Sequence[str | Path], scale: int,
                     metrics: Sequence[str] = DEFAULT_METRICS, save_dir: str | Path | None = None,
-                    overwrite: bool = False) -> Report:
-    """:func:`evaluate` for each named upscaler, and :func:`evaluate_hr` when a no-reference metric is asked.
+                    overwrite: bool = False, degrade: str | None = None) -> Report:
+    """:func:`evaluate` for each named upscaler (on LR degraded by ``degrade``, if given), and :func:`evaluate_hr`
+    when a no-reference metric is asked.
 
     With ``save_dir``, each model's images go to ``save_dir/<name stem>/<dataset>/``; names whose stems coincide
     (two files called generator.safetensors) are refused before anything runs.
@@ -159,13 +213,15 @@ def evaluate_models(upscalers: Mapping[str, UpscaleFn], folders: Sequence[str | 
     if save_dir is not None and len(set(stems)) < len(stems):
         raise SrganError(f"two models would save to the same folder ({', '.join(upscalers)}); "
                          "rename a weights file", save_dir)
+    if degrade is not None:
+        _degradation(degrade)  # an unknown name fails before anything runs
     models = tuple(
         (name, tuple(evaluate(fn, folders, scale, None if save_dir is None else Path(save_dir) / stem, overwrite,
-                              metrics)))
+                              metrics, degrade)))
         for (name, fn), stem in zip(upscalers.items(), stems, strict=True))
     no_reference = any(not _metric(m).reference for m in metrics)
     hr = tuple(evaluate_hr(folders, scale, metrics)) if no_reference else ()
-    return Report(scale, tuple(metrics), models, hr)
+    return Report(scale, tuple(metrics), models, hr, degrade)
 
 
 def format_table(report: Report) -> str:
@@ -178,9 +234,11 @@ def format_table(report: Report) -> str:
     dw = max(len("dataset"), *(len(r.dataset) for _, r in rows)) + 2
     mw = max(len("model"), *(len(m) for m, _ in rows)) + 2
     widths = [max(len(m.label), 7) + 2 for m in chosen]
-    lines = [f"x{report.scale}, border crop {report.scale}: " + "; ".join(f"{m.label} {m.note}" for m in chosen),
-             f"{'dataset':<{dw}}{'model':<{mw}}{'images':>6}" + "".join(f"{m.label:>{w}}"
-                                                                       for m, w in zip(chosen, widths, strict=True))]
+    lines = [f"x{report.scale}, border crop {report.scale}: " + "; ".join(f"{m.label} {m.note}" for m in chosen)]
+    if report.degrade is not None:
+        lines.append(f"LR degraded ({report.degrade}): {DEGRADE_PRESETS[report.degrade].description}")
+    lines.append(f"{'dataset':<{dw}}{'model':<{mw}}{'images':>6}"
+                 + "".join(f"{m.label:>{w}}" for m, w in zip(chosen, widths, strict=True)))
     for model, r in rows:
         cells = [format(r.mean(m.key), m.fmt) if m.key in r.per_image[0].scores else "-" for m in chosen]
         lines.append(f"{r.dataset:<{dw}}{model:<{mw}}{r.images:>6}"
@@ -190,10 +248,11 @@ def format_table(report: Report) -> str:
 
 
 def results_json(report: Report) -> dict[str, Any]:
-    """The ``srgan eval --json`` document: {"scale", "metrics": [keys], "models": [{"model", "results": [dataset]}],
-    "hr": [dataset]} where a dataset is {"dataset", "images", <key>: mean, ..., "skipped": [{"file", "reason"}],
-    "per_image": [{"name", <key>: value, ...}]} and the keys are "psnr_y", "ssim_y", "niqe", "grid" as asked
-    ("hr" has the no-reference ones, and is empty when none was asked)."""
+    """The ``srgan eval --json`` document: {"scale", "metrics": [keys], "degrade", "models": [{"model", "results":
+    [dataset]}], "hr": [dataset]} where "degrade" is null (the clean LR) or {"name", "description"}, a dataset is
+    {"dataset", "images", <key>: mean, ..., "skipped": [{"file", "reason"}], "per_image": [{"name", <key>: value,
+    ...}]} and the keys are "psnr_y", "ssim_y", "niqe", "grid", "blocking" as asked ("hr" has the no-reference ones
+    of the clean HR images, and is empty when none was asked)."""
     def dataset(r: DatasetResult) -> dict[str, Any]:
         keys = list(r.per_image[0].scores)
         return {"dataset": r.dataset, "images": r.images, **{k: r.mean(k) for k in keys},
@@ -203,6 +262,8 @@ def results_json(report: Report) -> dict[str, Any]:
     return {
         "scale": report.scale,
         "metrics": [METRICS[m].key for m in report.metrics],
+        "degrade": None if report.degrade is None else {"name": report.degrade,
+                                                        "description": DEGRADE_PRESETS[report.degrade].description},
         "models": [{"model": name, "results": [dataset(r) for r in results]} for name, results in report.models],
         "hr": [dataset(r) for r in report.hr],
     }
@@ -218,6 +279,12 @@ def _metric(name: str) -> Metric:
     if name not in METRICS:
         raise ValueError(f"unknown metric {name!r} (known: {', '.join(METRICS)})")
     return METRICS[name]
+
+
+def _degradation(name: str) -> Degradation:
+    if name not in DEGRADE_PRESETS:
+        raise ValueError(f"unknown degradation {name!r} (known: {', '.join(DEGRADE_PRESETS)})")
+    return DEGRADE_PRESETS[name]
 
 
 def _score_folder(folder: Path, scale: int, image_of: Callable[[str, np.ndarray, np.ndarray], np.ndarray],

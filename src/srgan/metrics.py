@@ -10,7 +10,8 @@ PSNR and SSIM reward the blur of the mean; a GAN's sharper output needs measures
 Soundararajan and Bovik, "Making a 'Completely Blind' Image Quality Analyzer", IEEE SPL 2013) follows the authors'
 MATLAB release on the Y channel rounded as MATLAB's uint8 ``rgb2ycbcr``, with their pristine model
 (``niqe_pris_params.npz``: from the MATLAB release, as converted by BasicSR, Apache-2.0; see niqe_pris_params.md).
-The grid index measures the periodic artefacts of sub-pixel upsampling.
+The grid index measures the periodic artefacts of sub-pixel upsampling, the blocking index the
+JPEG block edges a model may sharpen instead of removing.
 """
 
 from __future__ import annotations
@@ -220,3 +221,38 @@ def grid_index(image: np.ndarray, period: int = 4, crop: int = 0) -> float:
         top, bottom = phases.max(), phases.min()
         ratios.append(1.0 if top == 0 else math.inf if bottom == 0 else float(top / bottom))
     return float(np.mean(ratios))
+
+
+# ---- block grid ----------------------------------------------------------------------------------------------------
+
+
+def blocking(image: np.ndarray, block: int = 8, period: int = 1, crop: int = 0) -> float:
+    """JPEG-style block edges, ≥ 0 (1 = none): how much larger the luma steps across the lines of a ``block``-pixel
+    grid are than comparable steps elsewhere. A model that reads a JPEG's 8×8 blocks as structure sharpens these.
+
+    On the luma of uint8 RGB (H, W, 3) or grayscale (H, W): a horizontal step is |Y[i, j + 1] − Y[i, j]|, across the
+    grid when j + 1 is a multiple of ``block`` (the grid starts at the top-left corner), and comparable when j + 1 is
+    a multiple of ``period`` but not of ``block``; vertical steps likewise. The index is the mean of the steps across
+    the grid over the mean of the comparable ones, horizontal and vertical pooled, counting only steps between pixels
+    at least ``crop`` pixels inside the border. For an image upscaled ×s from a JPEG-compressed LR, block = 8·s puts
+    the grid on the LR's block boundaries, and period = s compares them with the steps between the other LR pixels
+    only: the steps there differ from those inside an LR pixel even without JPEG (MATLAB-bicubic ×4 of a clean LR
+    scores 1.16 on Set14 with period 1, 1.00 with period 4). Infinite when only the steps across the grid are
+    non-zero.
+    """
+    if period < 1 or block < 2 * period or block % period:
+        raise ValueError(f"the block size ({block}) must be a multiple of the period ({period}), at least twice it")
+    y = _crop(rgb_to_y(image), crop)
+    across, other = [], []
+    for axis in (0, 1):
+        steps = np.abs(np.diff(y, axis=axis))
+        end = np.arange(steps.shape[axis]) + crop + 1  # each step's second pixel, in full-image coordinates
+        on_grid = end % block == 0
+        across.append(steps.compress(on_grid, axis=axis).ravel())
+        other.append(steps.compress((end % period == 0) & ~on_grid, axis=axis).ravel())
+    a, o = np.concatenate(across), np.concatenate(other)
+    if a.size == 0 or o.size == 0:
+        raise ValueError(f"a block grid of {block} needs more than {block}×{block} pixels after the border crop, "
+                         f"got {y.shape[1]}×{y.shape[0]}")
+    top, bottom = a.mean(), o.mean()
+    return 1.0 if top == bottom == 0 else math.inf if bottom == 0 else float(top / bottom)

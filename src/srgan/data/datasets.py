@@ -26,6 +26,8 @@ from torch.utils.data import Dataset
 
 from srgan.data.cache import decode_cached, default_cache_dir, open_entry
 from srgan.data.degrade import imresize, imresize_uint8
+from srgan.data.draws import uniform_draws
+from srgan.data.realistic import RealisticDegradation, realistic_lr
 from srgan.errors import SrganError
 from srgan.imageread import read_rgb8
 
@@ -48,16 +50,18 @@ def _skip(skipped: list[tuple[str, str]], path: Path, reason: str) -> None:
 
 
 class PatchDataset(Dataset):
-    """Random HR crops and their MATLAB-bicubic LR versions, for training.
+    """Random HR crops and their LR versions, for training.
 
     Item ``i`` (0 ≤ i < len) is ``(lr, hr)``: ``lr`` float32 (3, patch/scale, patch/scale) in [0, 1], ``hr`` float32
     (3, patch, patch) in [−1, 1] (the generator's output range). The LR is ``imresize(hr_uint8, 1/scale)`` rounded
-    to uint8, exactly as evaluation LR images are made. ``length`` is a virtual epoch length (default
-    1000 × number of usable images); images are chosen uniformly.
+    to uint8, exactly as evaluation LR images are made (the paper's degradation), or, with ``degradation``, that
+    random chain (``srgan.data.realistic``) applied to the same crop; the HR target is the clean crop either way.
+    ``length`` is a virtual epoch length (default 1000 × number of usable images); images are chosen uniformly.
     """
 
     def __init__(self, folders: Sequence[str | Path], patch: int = 96, scale: int = 4, length: int | None = None,
-                 seed: int = 0, augment: bool = True, cache_dir: Path | None = None) -> None:
+                 seed: int = 0, augment: bool = True, cache_dir: Path | None = None,
+                 degradation: RealisticDegradation | None = None) -> None:
         if patch <= 0 or scale <= 0 or patch % scale:
             raise SrganError(f"the patch size ({patch}) must be a positive multiple of the scale ({scale})")
         if seed < 0:
@@ -66,6 +70,7 @@ class PatchDataset(Dataset):
             raise SrganError(f"the dataset length must be positive, got {length}")
         cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
         self.patch, self.scale, self.seed, self.augment = patch, scale, seed, augment
+        self.degradation = degradation
         self.skipped: list[tuple[str, str]] = []
         self.sources: list[Path] = []
         self._entries: list[Path] = []
@@ -131,30 +136,12 @@ class PatchDataset(Dataset):
         # Torch rather than numpy for the arithmetic: DataLoader workers run torch single-threaded, whereas numpy's
         # BLAS would start its own threads in every worker.
         pixels = torch.from_numpy(crops).to(torch.float32)
-        lr = imresize_uint8(pixels, 1 / self.scale).div_(255)
+        if self.degradation is None:
+            lr = imresize_uint8(pixels, 1 / self.scale).div_(255)
+        else:
+            lr = realistic_lr(pixels, self.scale, self.degradation, self.seed, index)
         hr = pixels.div_(127.5).sub_(1)
         return list(zip(lr.unbind(), hr.unbind(), strict=True))
-
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's output function: a bijective 64-bit hash, good enough to serve as a counter-based RNG."""
-    z = z + _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def uniform_draws(seed: int, index: np.ndarray, count: int) -> np.ndarray:
-    """(len(index), count) float64 uniforms in [0, 1) that depend only on (seed, index): item i's random numbers.
-
-    Counter-based (hash of seed and counter), so any subset of items can be drawn in any order or process.
-    """
-    key = _mix64(np.array([seed], dtype=np.uint64))
-    counter = index.astype(np.uint64)[:, None] * np.uint64(count) + np.arange(count, dtype=np.uint64)
-    return (_mix64(key + counter) >> np.uint64(11)) * 2.0**-53
 
 
 def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from srgan.errors import SrganError, check_number
+from srgan.train.degradation import DEGRADATIONS, RealisticDegradation
 
 PHASES = ("srresnet", "srgan")
 CONTENT_LOSSES = ("vgg54", "vgg22", "mse", "effnet", "vgg54-random")  # see srgan.train.losses
 # Settings that define the network or the run's meaning: a resumed run must not change them.
-FIXED_ON_RESUME = ("phase", "scale", "blocks", "channels", "patch", "batch", "seed", "content", "data")
+FIXED_ON_RESUME = ("phase", "scale", "blocks", "channels", "patch", "batch", "seed", "content", "data",
+                   "degradation", "realistic")
 # Settings of one invocation, not of the run: a resume takes them from its own flags or the defaults, so that a run
 # moved to other hardware, or resumed without a time limit, does not inherit the last machine's or budget's.
 PER_INVOCATION = ("device", "workers", "max_time")
@@ -73,6 +75,8 @@ class TrainConfig:
     val_every: int = 5000
     max_nonfinite: int = 20
     collapse_steps: int = 2000  # srgan: stop when D is right on every patch this many steps in a row (0 = never)
+    degradation: str = "bicubic"  # how the LR of a patch is made: the paper's MATLAB bicubic, or "realistic"
+    realistic: RealisticDegradation = field(default_factory=RealisticDegradation)  # that chain's settings
     extra_metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -82,6 +86,10 @@ class TrainConfig:
             raise SrganError(f"--phase must be one of {', '.join(PHASES)}, got {self.phase!r}")
         if self.content not in CONTENT_LOSSES:
             raise SrganError(f"--content must be one of {', '.join(CONTENT_LOSSES)}, got {self.content!r}")
+        if self.degradation not in DEGRADATIONS:
+            raise SrganError(f"--degradation must be one of {', '.join(DEGRADATIONS)}, got {self.degradation!r}")
+        if not isinstance(self.realistic, RealisticDegradation):
+            raise SrganError(f"realistic must be a table of degradation settings, got {self.realistic!r}")
         check_number("--scale", self.scale, choices=(2, 4, 8))
         for name, low in (("blocks", 1), ("channels", 1), ("batch", 1), ("patch", 1), ("workers", 0), ("seed", 0),
                           ("keep", 1), ("log_every", 1), ("preview_every", 1), ("val_every", 1),
@@ -136,6 +144,8 @@ class TrainConfig:
 def _coerce(name: str, value: Any) -> Any:
     if name in ("data", "val", "milestones") and value is not None:
         return tuple(value) if isinstance(value, list | tuple) else (value,)
+    if name == "realistic" and isinstance(value, dict):  # a TOML table, or config.json's copy of the chain
+        return RealisticDegradation.from_dict(value)
     return value
 
 

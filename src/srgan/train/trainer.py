@@ -245,7 +245,8 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
 
     # ---- data -------------------------------------------------------------------------------------------
     # Items depend only on (seed, index) and the sampler never wraps, so the virtual length is unbounded.
-    dataset = PatchDataset(config.data, patch=config.patch, scale=config.scale, seed=config.seed, length=2**62)
+    dataset = PatchDataset(config.data, patch=config.patch, scale=config.scale, seed=config.seed, length=2**62,
+                           degradation=config.realistic if config.degradation == "realistic" else None)
     if dataset.skipped:
         log.line(f"skipped {len(dataset.skipped)} unusable image(s): "
                  + "; ".join(f"{p} ({why})" for p, why in dataset.skipped[:5]))
