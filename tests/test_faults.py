@@ -6,7 +6,10 @@ the user had overwritten or lost."""
 from __future__ import annotations
 
 import errno
+import json
 import os
+import pickle
+import struct
 from pathlib import Path
 
 import pytest
@@ -219,3 +222,99 @@ def test_toml_values_of_the_wrong_type_are_one_line(tmp_path: Path, data_dir: Pa
     toml.write_text(f'data = ["{data_dir}"]\nbatch = "4"\n')
     assert main(["train", "--out", str(tmp_path / "run"), "--config", str(toml)]) == 2
     assert one_line_error(capsys.readouterr().err) == "srgan train: error: --batch must be a whole number >= 1, got '4'"
+
+
+# ---------------------------------------------------------------- weight files
+
+
+def info(path: Path, capsys: pytest.CaptureFixture) -> str:
+    """`srgan info PATH`, which must refuse the file with one line naming it; that line."""
+    assert main(["info", str(path)]) == 2
+    captured = capsys.readouterr()
+    line = one_line_error(captured.err)
+    assert captured.out == "" and line.startswith(f"srgan info: error: {path}: ")
+    return line
+
+
+def with_metadata(path: Path, **changes: object) -> Path:
+    """The tiny generator's tensors under hostile metadata (``config`` entries given as config_<key>)."""
+    from safetensors.torch import save_file
+
+    config = {"scale": 2, "n_blocks": 2, "channels": 8}
+    config |= {k.removeprefix("config_"): v for k, v in changes.items() if k.startswith("config_")}
+    meta = {"format": "srgan-generator", "format_version": "1", "architecture": "srresnet",
+            "config": json.dumps(config)} | {k: str(v) for k, v in changes.items() if not k.startswith("config_")}
+    save_file({k: v.contiguous() for k, v in tiny_generator().state_dict().items()}, path, metadata=meta)
+    return path
+
+
+@pytest.fixture
+def built_on(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The device of every generator the weights module builds (meta = shapes only, no memory)."""
+    devices: list[str] = []
+    real = weights.Generator
+
+    def spy(*args: object, **kwargs: object) -> object:
+        devices.append(torch.get_default_device().type)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(weights, "Generator", spy)
+    return devices
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                         built_on: list[str], value: float) -> None:
+    g = tiny_generator()
+    with torch.no_grad():
+        g.body[1].conv2.weight[0, 0, 0, 0] = value
+    path = weights.save(g, tmp_path / "diverged.safetensors")
+    assert "tensor body.1.conv2.weight holds NaN or infinite values" in info(path, capsys)
+    assert set(built_on) <= {"meta"}  # refused before a model was built
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"config_n_blocks": 2.5}, "metadata config.n_blocks must be a whole number >= 1, got 2.5"),
+    ({"config_scale": "2"}, "metadata config.scale must be a whole number >= 1, got '2'"),
+    ({"config_scale": 3}, "bad architecture metadata (scale must be 2, 4 or 8, got 3)"),
+    ({"format_version": "abc"}, "metadata format_version must be a whole number >= 1, got 'abc'"),
+    ({"config_channels": 200000}, "tensor head.0.weight has shape (8, 3, 9, 9), but the metadata's architecture "
+                                  "needs (200000, 3, 9, 9)"),
+    ({"config_n_blocks": 100000}, "the metadata says 100000 residual blocks (n_blocks), the file holds 2"),
+    ({"config_depth": 3}, "metadata config must be a JSON object with the keys channels, n_blocks, scale"),
+])
+def test_hostile_metadata_is_one_line_and_builds_nothing(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                         built_on: list[str], changes: dict, expected: str) -> None:
+    path = with_metadata(tmp_path / "hostile.safetensors", **changes)
+    assert expected in info(path, capsys)
+    assert set(built_on) <= {"meta"}  # at most the shapes of the declared architecture, never its memory
+
+
+def test_huge_declared_sizes_are_refused_from_the_header(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                         built_on: list[str]) -> None:
+    header = json.dumps({"__metadata__": {"format": "srgan-generator"},
+                         "head.0.weight": {"dtype": "F32", "shape": [200000, 200000, 3, 3], "data_offsets": [0, 8]}})
+    huge_tensor = tmp_path / "huge_tensor.safetensors"
+    huge_tensor.write_bytes(struct.pack("<Q", len(header)) + header.encode() + bytes(8))
+    assert "not a valid safetensors weight file" in info(huge_tensor, capsys)
+    huge_header = tmp_path / "huge_header.safetensors"
+    huge_header.write_bytes(struct.pack("<Q", 1 << 60) + b"{}")
+    assert "not a valid safetensors weight file" in info(huge_header, capsys)
+    assert built_on == []
+
+
+@pytest.mark.parametrize("kind", ["torch.save", "pickle", "onnx", "keras"])
+def test_other_model_formats_are_named(tmp_path: Path, capsys: pytest.CaptureFixture, kind: str) -> None:
+    path = tmp_path / f"model.{kind}"
+    if kind == "torch.save":
+        torch.save(tiny_generator().state_dict(), path)
+    elif kind == "pickle":
+        path.write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))
+    elif kind == "onnx":  # ModelProto: ir_version 8, producer_name "pytorch", ...
+        path.write_bytes(b"\x08\x08\x12\x07pytorch\x1a\x052.0.0:\x00")
+    else:
+        path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    line = info(path, capsys)
+    name = {"torch.save": "a PyTorch checkpoint", "pickle": "a Python pickle", "onnx": "an ONNX model",
+            "keras": "an HDF5 (Keras) file"}[kind]
+    assert f"this is {name}" in line and "srgan reads .safetensors weight files" in line

@@ -79,7 +79,7 @@ def test_bad_files_give_clear_errors(tmp_path: Path, kind: str) -> None:
     assert msg.startswith(str(bad) + ": ")
     assert "\n" not in msg
     expected = {"empty": "not a valid safetensors", "truncated": "not a valid safetensors",
-                "pickle": "not a valid safetensors", "text": "not a valid safetensors",
+                "pickle": "this is a Python pickle", "text": "not a valid safetensors",
                 "no-metadata": "without srgan generator metadata", "wrong-shape": "tail.bias has shape (5,)"}
     assert expected[kind] in msg
 

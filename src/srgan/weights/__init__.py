@@ -1,7 +1,10 @@
 """Generator weight files: safetensors tensors + metadata that rebuilds the architecture.
 
 A weight file never contains code, so loading one cannot execute anything. Metadata values are strings
-(safetensors' rule); structured values are stored as JSON and decoded on read.
+(safetensors' rule); structured values are stored as JSON and decoded on read. A file is checked before it costs
+anything: metadata types and ranges, then every tensor's name and shape from the header against the architecture
+the metadata describes (so hostile metadata cannot make srgan allocate more than the file holds), then every value
+is finite (a diverged run's NaN would otherwise upscale to a black image).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from srgan.errors import SrganError
+from srgan.errors import SrganError, check_number
 from srgan.fileio import atomic_write
 from srgan.models import Generator, GeneratorConfig
 
@@ -55,7 +59,10 @@ def save(model: Generator, path: str | Path, dtype: torch.dtype | None = None, *
             v = v.to(dtype)
         tensors[k] = v.contiguous()
     # Written through open() rather than safetensors.save_file, which creates files readable by their owner only.
-    return atomic_write(path, lambda tmp: tmp.write_bytes(safetensors_bytes(tensors, metadata=header)))
+    try:
+        return atomic_write(path, lambda tmp: tmp.write_bytes(safetensors_bytes(tensors, metadata=header)))
+    except OSError as e:
+        raise SrganError(f"weights not written ({e.strerror or e})", path) from e
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -68,20 +75,37 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> Generator:
     """Rebuild the generator described by the file's metadata and load its tensors (cast to fp32)."""
     path = Path(path)
-    meta = read_metadata(path)
-    model = Generator(**meta["config"])
-    own = model.state_dict()
+    config = read_metadata(path)["config"]
+    _check_shapes(path, config, _open(path, lambda f: {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}))  # noqa: SIM118
     tensors = _open(path, lambda f: {k: f.get_tensor(k) for k in f.keys()})  # noqa: SIM118 (safe_open API)
-    missing = sorted(set(own) - set(tensors))
-    extra = sorted(set(tensors) - set(own))
-    if missing or extra:
-        raise SrganError(f"tensors do not match the {meta['config']} generator "
-                         f"(missing: {missing[:3]}, unexpected: {extra[:3]})", path)
     for k, v in tensors.items():
-        if v.shape != own[k].shape:
-            raise SrganError(f"tensor {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}", path)
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise SrganError(f"tensor {k} holds NaN or infinite values (a damaged file, or saved from a diverged "
+                             "run)", path)
+    model = Generator(**config)
+    own = model.state_dict()
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
     return model.to(map_location).eval()
+
+
+def _check_shapes(path: Path, config: dict[str, int], shapes: dict[str, tuple[int, ...]]) -> None:
+    """The header's tensor names and shapes against the architecture ``config`` describes, before anything is
+    allocated: the block count first (the expected shapes come from a generator built on the meta device, whose
+    cost grows with it), then every name and shape."""
+    blocks = len({k.split(".")[1] for k in shapes if k.startswith("body.")})
+    if blocks != config["n_blocks"]:
+        raise SrganError(f"the metadata says {config['n_blocks']} residual blocks (n_blocks), the file holds "
+                         f"{blocks}", path)
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in Generator(**config).state_dict().items()}
+    missing = sorted(set(expected) - set(shapes))
+    extra = sorted(set(shapes) - set(expected))
+    if missing or extra:
+        raise SrganError(f"tensors do not match the {config} generator "
+                         f"(missing: {missing[:3]}, unexpected: {extra[:3]})", path)
+    for k, shape in expected.items():
+        if shapes[k] != shape:
+            raise SrganError(f"tensor {k} has shape {shapes[k]}, but the metadata's architecture needs {shape}", path)
 
 
 def sha256(path: str | Path) -> str:
@@ -119,23 +143,56 @@ def _open(path: Path, read: Callable[[Any], T]) -> T:
         with safe_open(str(path), framework="pt") as f:
             return read(f)
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        kind = _other_format(path)
+        if kind:
+            raise SrganError(f"this is {kind}; srgan reads .safetensors weight files (it never unpickles)",
+                             path) from e
         raise SrganError(f"not a valid safetensors weight file ({str(e).splitlines()[0]})", path) from e
 
 
+def _other_format(path: Path) -> str | None:
+    """What a file safetensors cannot read is, when its first bytes say so: the formats people mistake for weight
+    files, whose first eight bytes safetensors would otherwise report as an absurd header size."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        return "a PyTorch checkpoint (torch.save: a zip of pickles)"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a Python pickle (torch.save's legacy format, or pickle.dump)"
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 (Keras) file"
+    # ONNX: a protobuf ModelProto, field 1 (ir_version, a small varint) and then another of its fields.
+    if len(head) >= 3 and head[0] == 0x08 and head[1] < 0x80 and head[2] in (0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42):
+        return "an ONNX model"
+    return None
+
+
 def _decode(path: Path, raw: dict[str, str] | None) -> dict[str, Any]:
+    """Decoded metadata whose format version and architecture config are checked: types first (a file may say
+    "4" or 2.5 where a whole number belongs), then GeneratorConfig's own rules."""
     if not raw or raw.get("format") != FORMAT:
         raise SrganError("safetensors file without srgan generator metadata (format != 'srgan-generator')", path)
-    if int(raw.get("format_version", "0")) > FORMAT_VERSION:
-        raise SrganError(f"weights format version {raw['format_version']} is newer than this srgan "
-                         f"(reads up to {FORMAT_VERSION}); upgrade srgan", path)
     meta: dict[str, Any] = {}
     for k, v in raw.items():
         try:
             meta[k] = json.loads(v) if k not in ("format", "architecture") else v
         except json.JSONDecodeError:
             meta[k] = v
+    check_number("metadata format_version", meta.get("format_version"), 1, path=path)
+    if meta["format_version"] > FORMAT_VERSION:
+        raise SrganError(f"weights format version {meta['format_version']} is newer than this srgan "
+                         f"(reads up to {FORMAT_VERSION}); upgrade srgan", path)
+    config, keys = meta.get("config"), sorted(f.name for f in fields(GeneratorConfig))
+    if not isinstance(config, dict) or sorted(config) != keys:
+        raise SrganError(f"metadata config must be a JSON object with the keys {', '.join(keys)}, got "
+                         f"{raw.get('config')!r}", path)
+    for key in keys:
+        check_number(f"metadata config.{key}", config[key], 1, path=path)
     try:
-        GeneratorConfig(**meta["config"])
-    except (KeyError, TypeError, ValueError) as e:
+        GeneratorConfig(**config)
+    except ValueError as e:
         raise SrganError(f"bad architecture metadata ({e})", path) from e
     return meta
