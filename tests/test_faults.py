@@ -12,10 +12,13 @@ import pickle
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from srgan import weights
+from srgan import imageio, weights
+from srgan.api import Upscaler
 from srgan.cli import main
 from srgan.train import checkpoint
 
@@ -318,3 +321,122 @@ def test_other_model_formats_are_named(tmp_path: Path, capsys: pytest.CaptureFix
     name = {"torch.save": "a PyTorch checkpoint", "pickle": "a Python pickle", "onnx": "an ONNX model",
             "keras": "an HDF5 (Keras) file"}[kind]
     assert f"this is {name}" in line and "srgan reads .safetensors weight files" in line
+
+
+# ---------------------------------------------------------------- inputs and outputs of `srgan upscale`
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    return weights.save(tiny_generator(), tmp_path / "tiny.safetensors")
+
+
+def image(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (10, 12, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def upscale(capsys: pytest.CaptureFixture, *args: str | Path) -> tuple[int, str, str]:
+    code = main(["upscale", *map(str, args)])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("to_folder", [False, True])
+def test_odd_folder_entries_are_each_named_once(tmp_path: Path, model: Path, capsys: pytest.CaptureFixture,
+                                                to_folder: bool) -> None:
+    src = tmp_path / "in"
+    image(src / "good.png")
+    (src / "loop.png").symlink_to("loop.png")
+    (src / "dangling.png").symlink_to(tmp_path / "gone.png")
+    (src / "folder.png").symlink_to(tmp_path)  # a link to a folder is not followed
+    out = ["-o", tmp_path / "out"] if to_folder else []
+    code, _, err = upscale(capsys, src, "--model", model, *out)
+    assert code == 1
+    named = [line.strip() for line in err.splitlines() if line.startswith("  ")]
+    assert named == [f"{src / 'dangling.png'}: skipped (broken symbolic link to {tmp_path / 'gone.png'})",
+                     f"{src / 'folder.png'}: skipped (a folder)",
+                     f"{src / 'loop.png'}: skipped (symbolic link loop)"]
+    assert (tmp_path / "out" / "good_x2.png" if to_folder else src / "good_x2.png").is_file()
+
+
+@pytest.mark.parametrize("name", ["empty", "x.png"])
+def test_a_folder_without_images_is_nothing_to_do(tmp_path: Path, model: Path, capsys: pytest.CaptureFixture,
+                                                  name: str) -> None:
+    (tmp_path / name).mkdir()
+    code, _, err = upscale(capsys, tmp_path / name, "--model", model)
+    assert code == 1
+    assert err.splitlines() == ["srgan upscale: nothing to upscale:", f"  {tmp_path / name}: no images in this folder"]
+
+
+def test_upscaling_a_folder_in_place_twice_leaves_its_outputs_alone(tmp_path: Path, model: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    image(tmp_path / "shots" / "a.png")
+    assert upscale(capsys, tmp_path / "shots", "--model", model)[0] == 0
+    first = (tmp_path / "shots" / "a_x2.png").read_bytes()
+    code, _, err = upscale(capsys, tmp_path / "shots", "--model", model)
+    assert code == 1 and f"{tmp_path / 'shots' / 'a_x2.png'}: output exists" in err  # not replaced unasked
+    assert f"warning: {tmp_path / 'shots' / 'a_x2.png'}: skipped (the output of {tmp_path / 'shots' / 'a.png'})" in err
+    code, _, err = upscale(capsys, tmp_path / "shots", "--model", model, "--overwrite")
+    assert code == 0 and err.count("skipped") == 1
+    assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == ["a.png", "a_x2.png"]
+    assert (tmp_path / "shots" / "a_x2.png").read_bytes() == first
+
+
+def test_two_writers_to_one_output_only_the_first_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The output appears while this upscale writes its own (another process got there first): the final step
+    fails instead of replacing it."""
+    src, dst = image(tmp_path / "a.png"), tmp_path / "a_x2.png"
+    real = imageio._encoder
+
+    def racing(picture: imageio.Picture, fmt: str, path: Path) -> object:
+        write = real(picture, fmt, path)
+
+        def after_the_other(f: object) -> None:
+            dst.write_bytes(b"the other process's result")
+            write(f)
+
+        return after_the_other
+
+    monkeypatch.setattr(imageio, "_encoder", racing)
+    with pytest.raises(weights.SrganError, match="output exists; pass --overwrite"):
+        Upscaler(tiny_generator(), "cpu", "fp32").upscale_file(src, dst)
+    assert dst.read_bytes() == b"the other process's result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "a_x2.png"]  # no temp file left
+
+
+def test_suffix_with_a_path_separator_is_refused(tmp_path: Path, model: Path, capsys: pytest.CaptureFixture) -> None:
+    src = image(tmp_path / "deep" / "er" / "a.png")
+    code, _, err = upscale(capsys, src, "--model", model, "--suffix", "../../x")
+    assert code == 2
+    assert one_line_error(err) == ("srgan upscale: error: --suffix must be part of a file name, got '../../x' "
+                                   "(it holds a path separator)")
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a.png", "tiny.safetensors"]
+
+
+@pytest.mark.parametrize(("flag", "value", "rule"), [
+    ("--max-pixels", "-5", "a whole number >= 0"), ("--batch", "0", "a whole number >= 1"),
+    ("--overlap", "-1", "a whole number >= 0"), ("--tile", "-8", "a whole number >= 0"),
+])
+def test_upscale_flags_out_of_range_are_one_line(tmp_path: Path, model: Path, capsys: pytest.CaptureFixture,
+                                                 flag: str, value: str, rule: str) -> None:
+    src = image(tmp_path / "a.png")
+    code, _, err = upscale(capsys, src, "--model", model, f"{flag}={value}")
+    assert code == 2
+    assert one_line_error(err) == f"srgan upscale: error: {flag} must be {rule}, got {value}"
+    assert not (tmp_path / "a_x2.png").exists()
+
+
+def test_non_finite_output_fails_that_image_instead_of_writing_black(tmp_path: Path, capsys: pytest.CaptureFixture
+                                                                     ) -> None:
+    g = tiny_generator()
+    with torch.no_grad():
+        g.head[0].weight.fill_(1e37)  # finite weights whose activations overflow: inf - inf = NaN downstream
+    model = weights.save(g, tmp_path / "overflowing.safetensors")
+    src = image(tmp_path / "a.png")
+    code, _, err = upscale(capsys, src, "--model", model)
+    assert code == 1
+    assert f"{src}: the model's output holds NaN values" in err
+    assert not (tmp_path / "a_x2.png").exists()

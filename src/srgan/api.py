@@ -17,8 +17,11 @@ divide by tiny alphas after it.
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
+import stat
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +125,11 @@ class Upscaler:
         dst = Path(dst)
         imageio.prepare_output(dst, overwrite)  # fail before the expensive part
         picture = imageio.load(src, max_pixels)
-        return imageio.save(self.upscale_picture(picture, progress), dst, overwrite)
+        try:
+            result = self.upscale_picture(picture, progress)
+        except SrganError as e:  # what went wrong with the pixels is reported against their file
+            raise SrganError(e.problem, src) from e
+        return imageio.save(result, dst, overwrite)
 
     def upscale_picture(self, picture: Picture, progress: Callable[[int, int], None] | None = None) -> Picture:
         """Upscale colour and alpha of a decoded picture; metadata is carried with its resolution scaled."""
@@ -148,11 +155,16 @@ class Upscaler:
         """(H, W, 1|3) float in [0, 1] → (1, 3, sH, sW) float32 in [0, 1] on ``_result_device``."""
         h, w, _ = image.shape
         lr = torch.from_numpy(image).permute(2, 0, 1)[None].expand(1, 3, h, w).to(self._result_device(h, w))
-        return tiling.upscale_tensor(
+        sr = tiling.upscale_tensor(
             self._net, lr, self.scale, self.tile_size((h, w)), self.overlap, self.batch,
             runtime.autocast(self.device, self._dtype), device=self.device,
             memory_format=runtime.memory_format(self.device, self._dtype), progress=progress,
         )
+        # NaN survives the clamp to [0, 1] (infinities do not) and would be written as black; a sum finds it
+        # without a second result-sized buffer.
+        if sr.sum().isnan():
+            raise SrganError("the model's output holds NaN values (an overflow? try --precision fp32)")
+        return sr
 
     def _result_device(self, h: int, w: int) -> torch.device:
         """Where the float result of an (h, w) input is assembled: on a GPU when it fits (GPU_RESULT_FRACTION),
@@ -252,29 +264,61 @@ class Job:
 
 def find_inputs(inputs: Sequence[str], exclude: Path | None = None) -> tuple[list[tuple[Path, Path]], list[str]]:
     """Files named by ``inputs`` (files, folders searched recursively, glob patterns) as (file, path relative to
-    its folder input) pairs, and one message per input that names nothing. Folder searches keep files with an
-    image extension (``imageio.INPUT_EXTENSIONS``), skip hidden files and anything under ``exclude``."""
+    its folder input) pairs, and one message per input that names nothing or cannot be one. Folder searches keep
+    files with an image extension (``imageio.INPUT_EXTENSIONS``), skip hidden files and anything under ``exclude``
+    silently, and name every other entry with an image name that is no image file (a broken or looping link, a
+    link to a folder); links to folders are not followed. Links are never resolved with an exception: a loop
+    is one message, not the end of the batch."""
     found: list[tuple[Path, Path]] = []
     problems: list[str] = []
+    outside = None if exclude is None else Path(os.path.realpath(exclude))
     for text in inputs:
         path = Path(text)
         if path.is_dir():
+            counts = len(found), len(problems)
             for f in sorted(path.rglob("*")):
                 rel = f.relative_to(path)
-                hidden = any(part.startswith(".") for part in rel.parts)
-                inside_out = exclude is not None and f.resolve().is_relative_to(exclude.resolve())
-                if f.suffix.lower() in imageio.INPUT_EXTENSIONS and f.is_file() and not hidden and not inside_out:
+                if (f.suffix.lower() not in imageio.INPUT_EXTENSIONS or any(p.startswith(".") for p in rel.parts)
+                        or (outside is not None and Path(os.path.realpath(f)).is_relative_to(outside))
+                        or (f.is_dir() and not f.is_symlink())):  # a folder named like an image is searched
+                    continue
+                why = _not_a_file(f)
+                if why:
+                    problems.append(f"{f}: skipped ({why})")
+                else:
                     found.append((f, rel))
+            if (len(found), len(problems)) == counts:
+                problems.append(f"{text}: no images in this folder")
         elif path.exists() or path.is_symlink():
             found.append((path, Path(path.name)))
         elif any(c in text for c in "*?["):
-            matches = [Path(m) for m in sorted(glob.glob(text, recursive=True)) if Path(m).is_file()]
-            found.extend((m, Path(m.name)) for m in matches)
+            matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))]
+            for m in matches:
+                why = None if m.is_dir() and not m.is_symlink() else _not_a_file(m)
+                if why:
+                    problems.append(f"{m}: skipped ({why})")
+                elif not m.is_dir():
+                    found.append((m, Path(m.name)))
             if not matches:
                 problems.append(f"{text}: no file matches this pattern")
         else:
             problems.append(f"{text}: no such file or folder")
     return found, problems
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an image file, or None if it is a regular file (after links)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if path.is_symlink():
+            return f"broken symbolic link to {os.readlink(path)}"
+        return e.strerror or str(e)
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def plan_jobs(inputs: Sequence[str], output: str | Path | None, suffix: str, fmt: str | None,
@@ -284,8 +328,11 @@ def plan_jobs(inputs: Sequence[str], output: str | Path | None, suffix: str, fmt
     ``output`` None: next to each input. An ``output`` with an image extension that is not an existing folder
     is a file, allowed for exactly one input file. Otherwise it is a folder; files found in a folder input keep
     their path relative to it. Names are ``<stem><suffix>.<ext>``, ext from ``fmt`` or else the input's (GIF and
-    other extensions srgan does not write become .png). Two inputs may not share an output.
+    other extensions srgan does not write become .png). Two inputs may not share an output. An input that is the
+    output of another (``srgan upscale DIR`` run twice in place) is skipped with a warning, not upscaled again.
     """
+    if os.sep in suffix or (os.altsep and os.altsep in suffix):
+        raise SrganError(f"--suffix must be part of a file name, got {suffix!r} (it holds a path separator)")
     out = None if output is None else Path(output)
     out_is_file = out is not None and out.suffix.lower() in imageio.EXTENSION_FORMATS and not out.is_dir()
     found, problems = find_inputs(inputs, exclude=None if out is None or out_is_file else out)
@@ -304,4 +351,11 @@ def plan_jobs(inputs: Sequence[str], output: str | Path | None, suffix: str, fmt
             continue
         seen[key] = src
         jobs.append(Job(src, dst))
-    return jobs, problems
+    kept = []
+    for job in jobs:
+        maker = seen.get(Path(os.path.abspath(job.src)))
+        if maker is not None and maker != job.src:
+            warnings.warn(f"{job.src}: skipped (the output of {maker})", stacklevel=2)
+        else:
+            kept.append(job)
+    return kept, problems

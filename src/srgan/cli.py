@@ -202,15 +202,26 @@ def _upscale(args: argparse.Namespace) -> int:
 
     from srgan import runtime, weights
     from srgan.api import Upscaler, plan_jobs
+    from srgan.errors import check_number
     from srgan.imageio import DEFAULT_MAX_PIXELS
 
+    for flag, value, low in (("--max-pixels", args.max_pixels, 0), ("--overlap", args.overlap, 0),
+                             ("--batch", args.batch, 1), ("--tile", None if args.tile == "auto" else args.tile, 0)):
+        if value is not None:
+            check_number(flag, value, low)
     runtime.configure_threads()
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels or None
     model = weights.load(weights.resolve(args.model))
     upscaler = Upscaler(model, args.device, args.precision, tile=args.tile, overlap=args.overlap,
                         batch=args.batch, alpha=args.alpha)
     suffix = f"_x{model.scale}" if args.suffix is None else args.suffix
-    jobs, failures = plan_jobs(args.inputs, args.output, suffix, args.format)
+    with warnings.catch_warnings(record=True) as caught:  # inputs skipped as outputs of other inputs
+        warnings.simplefilter("always")
+        jobs, failures = plan_jobs(args.inputs, args.output, suffix, args.format)
+    for w in caught:
+        print(f"srgan upscale: warning: {w.message}", file=sys.stderr)
+    if not jobs:
+        return _list_failures("srgan upscale: nothing to upscale:", failures)
     total = len(jobs) + len(failures)
 
     @contextlib.contextmanager

@@ -2,21 +2,26 @@
 
 A reader (or a crash, or a kill) therefore never sees a partial file, and an interrupted write leaves the previous
 version in place. The temporary name keeps the target's extension, so writers that look at it (Pillow, numpy)
-behave, and it starts with a dot, so folder scans skip it. New files get the usual umask permissions.
+behave, and it starts with a dot, so folder scans skip it. New files get the usual umask permissions. Without
+``replace`` the last step is exclusive (a hard link, which fails if the target exists), so of two writers racing
+for one new file exactly one succeeds and neither replaces the other's.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], object], durable: bool = False) -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], object], durable: bool = False,
+                 replace: bool = True) -> Path:
     """Call ``write(tmp)`` to produce the file, then move it onto ``path``.
 
     ``durable`` also fsyncs the file and its folder, so the rename survives a power loss (training checkpoints).
+    ``replace=False`` raises FileExistsError if ``path`` exists by then, however recently it appeared.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,7 +31,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], durable: boo
         if durable:
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
         if durable:
             fd = os.open(path.parent, os.O_RDONLY)
             try:
@@ -36,6 +44,19 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], durable: boo
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _link_new(tmp: Path, path: Path) -> None:
+    """Give ``tmp``'s content the name ``path`` only if that name is free (``tmp`` is removed by the caller)."""
+    try:
+        os.link(tmp, path)
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+            raise
+        # No hard links here (FAT, some network shares): the check and the rename are two steps.
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from e
+        os.replace(tmp, path)
 
 
 def leftover_temps(path: str | Path) -> list[Path]:

@@ -192,7 +192,9 @@ def save(picture: Picture, path: str | Path, overwrite: bool = False) -> Path:
             write(f)
 
     try:
-        return atomic_write(path, write_file)
+        return atomic_write(path, write_file, replace=overwrite)
+    except FileExistsError as e:  # it appeared while this one was being encoded: another writer was first
+        raise SrganError("output exists; pass --overwrite to replace it", path) from e
     except OSError as e:
         raise SrganError(f"cannot write output ({e.strerror or e})", path) from e
 
