@@ -34,7 +34,7 @@ from torch import nn
 
 from srgan import imageio, runtime, tiling, weights
 from srgan.data.degrade import imresize
-from srgan.errors import SrganError
+from srgan.errors import SrganError, check_number
 from srgan.imageio import Picture
 from srgan.models import Generator
 from srgan.models.fast import optimize_for_inference
@@ -74,12 +74,11 @@ class Upscaler:
     def __init__(self, model: Generator, device: str | torch.device | None = None, precision: str | None = None,
                  tile: int | str = "auto", overlap: int | None = None, batch: int = 1,
                  alpha: str = "bicubic") -> None:
-        if not (tile == "auto" or (isinstance(tile, int) and tile >= 0)):
-            raise SrganError(f"tile must be 'auto' or a number of pixels >= 0, got {tile!r}")
-        if overlap is not None and overlap < 0:
-            raise SrganError(f"overlap must be >= 0, got {overlap}")
-        if batch < 1:
-            raise SrganError(f"batch must be >= 1, got {batch}")
+        if tile != "auto":
+            check_number("tile", tile, 0)
+        if overlap is not None:
+            check_number("overlap", overlap, 0)
+        check_number("batch", batch, 1)
         if alpha not in ALPHA_MODES:
             raise SrganError(f"alpha must be one of {', '.join(ALPHA_MODES)}, got {alpha!r}")
         self.device = runtime.resolve_device(device)
