@@ -38,3 +38,10 @@ def test_info_bad_file_one_line(tmp_path: Path) -> None:
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and str(bad) in lines[0] and "not a valid safetensors" in lines[0]
     assert "Traceback" not in r.stderr
+
+
+def test_train_help_documents_restart() -> None:
+    r = srgan("train", "--help")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    assert "--restart" in text and "OUT.old-<date>-<time>" in text and "nothing is deleted" in text
