@@ -221,6 +221,15 @@ Per image (PSNR-Y dB):
 {_per_image(table)}
 
 {comparison}
+## Limitations
+
+A short run: {training['steps']:,} GAN steps on two CPU cores, where the paper ran 2·10⁵ on a GPU with ImageNet and
+the VGG54 loss. It is clearly more natural than `srresnet-x4` by NIQE and has less sub-pixel grid than it, but it is
+not yet as natural as the originals (Set14 NIQE above their 4.922), and like every GAN super-resolver it invents
+detail: textures such as fur, foliage and water are plausible rather than faithful, specular highlights can ring, and
+on the most textured images (Set14 baboon, coastguard) its PSNR falls just below bicubic's. For measurements, use
+`srresnet-x4`. `scripts/train_shipped_gan.sh` resumes the run when given more time or a GPU.
+
 ## Training data
 
 | file | source (Debian package or library : path) | licence |
