@@ -134,6 +134,15 @@ def test_second_trainer_on_a_run_folder_is_refused(tmp_path: Path, data_dir: Pat
     assert resume(run, "--steps", "8") == 0  # released
 
 
+def test_a_file_system_without_locks_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_locks(*_: object) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(checkpoint.fcntl, "flock", no_locks)
+    with pytest.raises(weights.SrganError, match=r"run: cannot lock the run folder \(No locks available\)$"):
+        checkpoint.RunLock(tmp_path / "run")
+
+
 def test_a_killed_trainer_leaves_no_lock(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "run"
     args = ["train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "100000", "--save-every", "2"]

@@ -486,7 +486,7 @@ def test_empty_run_folder_and_misused_options(tmp_path: Path, capsys: pytest.Cap
     assert "are for images, not for a training run folder" in capsys.readouterr().err
     assert main(["report", str(run), str(tmp_path), "-o", str(out)]) == 2
     assert f"{run}: is a training run folder" in capsys.readouterr().err
-    (run / "config.json").write_text('{"phase": "srresnet", "data": ["x"], "scale": 3, "patch": 96, "steps": 5}')
+    (run / "config.json").write_text('{"phase": "srresnet", "data": ["x"], "scale": 2, "patch": 96, "steps": 5}')
     assert main(["report", str(run), "-o", str(out)]) == 0  # a valid config (its own scale): fine
     (run / "config.json").write_text('{"phase": "gan", "data": ["x"]}')
     assert main(["report", str(run), "-o", str(out), "--overwrite"]) == 2

@@ -193,6 +193,9 @@ class RunLock:
             who = f"another process (pid {owner})" if owner.isdigit() else "another process"
             raise SrganError(f"{who} is training in this run folder; wait for it to finish or choose another "
                              "--out", run) from None
+        except OSError as e:  # a file system without locks (some network mounts)
+            self._file.close()
+            raise SrganError(f"cannot lock the run folder ({e.strerror or e})", run) from e
         self._file.truncate(0)
         self._file.write(f"{os.getpid()}\n")
         self._file.flush()
