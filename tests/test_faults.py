@@ -186,6 +186,48 @@ def test_disk_full_while_checkpointing_stops_cleanly(tmp_path: Path, data_dir: P
     assert not (run / "generator.safetensors").exists()
 
 
+def test_disk_full_while_logging_stops_with_one_line(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """train.log and metrics.jsonl are appended every log step: a full disk there was a traceback."""
+    import builtins
+
+    real_open = builtins.open
+
+    def open_on_a_full_disk(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if str(file).endswith("metrics.jsonl") and "a" in mode:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", open_on_a_full_disk)
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "4"]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "cannot append to the log (No space left on device)" in line and str(run / "metrics.jsonl") in line
+
+
+def test_saved_config_from_another_version_is_one_line(tmp_path: Path, data_dir: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    run = tiny_run(tmp_path / "run", data_dir)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(config | {"warp_drive": 9}))
+    capsys.readouterr()
+    assert resume(run, "--steps", "8") == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "settings this version does not know: warp_drive" in line
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["eval", "--model", "bicubic", "--scale", "3", "--data", "."], "--scale must be one of 2, 4, 8, got 3"),
+    (["report", "x.png", "-o", "r.html", "--crops", "-1"], "--crops must be a whole number >= 0, got -1"),
+    (["report", "x.png", "-o", "r.html", "--previews", "-2"], "--previews must be a whole number >= 0, got -2"),
+    (["export", "m.safetensors", "--onnx", "m.onnx", "--size", "0", "64"], "--size must be a whole number >= 1, got 0"),
+])
+def test_other_commands_number_flags_are_one_line(args: list[str], message: str, capsys: pytest.CaptureFixture
+                                                  ) -> None:
+    assert main(args) == 2
+    assert one_line_error(capsys.readouterr().err).endswith(message)
+
+
 def test_invalid_flag_on_resume_changes_nothing(tmp_path: Path, data_dir: Path,
                                                  capsys: pytest.CaptureFixture) -> None:
     run = tiny_run(tmp_path / "run", data_dir)

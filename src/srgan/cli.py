@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from srgan import __version__
-from srgan.errors import SrganError
+from srgan.errors import SrganError, check_number
 from srgan.train.config import CONTENT_LOSSES
 from srgan.train.degradation import DEGRADATIONS
 
@@ -127,6 +127,8 @@ def _eval(args: argparse.Namespace) -> int:
     json_path = Path(args.json) if args.json else None
     if json_path is not None and json_path.exists() and not args.overwrite:
         raise SrganError("already exists (pass --overwrite to replace it)", json_path)
+    if args.scale is not None:
+        check_number("--scale", args.scale, choices=(2, 4, 8))
     names = list(dict.fromkeys(args.model or [weights.DEFAULT_MODEL]))
     if len(names) == 1 and names != ["bicubic"]:
         names.append("bicubic")  # the baseline every SR table starts with
@@ -301,6 +303,8 @@ def _export(args: argparse.Namespace) -> int:
     from srgan import weights
     from srgan.export import export_onnx, verify_onnx
 
+    for value in args.size:
+        check_number("--size", value, 1)
     model = weights.load(weights.resolve(args.weights))
     path = export_onnx(model, args.onnx, dynamic=args.dynamic, size=tuple(args.size), overwrite=args.overwrite)
     print(f"wrote {path} (input 'lr' {'N×3×H×W, any size' if args.dynamic else f'1×3×{args.size[0]}×{args.size[1]}'}"
@@ -331,6 +335,8 @@ def _report(args: argparse.Namespace) -> int:
 
     from srgan import report
 
+    check_number("--crops", args.crops, 0)
+    check_number("--previews", args.previews, 0)
     out = Path(args.output)
     report.check_output(out, args.overwrite)  # fail before the expensive part
     run = report.run_folder(args.inputs)
@@ -379,12 +385,6 @@ def _list_failures(headline: str, failures: Sequence[str]) -> int:
     return 1
 
 
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return int(text)
-
-
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report", help="a self-contained HTML page: SR vs bicubic (vs HR) for images, or curves for a training run",
@@ -406,8 +406,8 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
                              "--sr-dir is not given: the shipped model); two: compare them with each other")
     p.add_argument("--hr", metavar="PATH", help="the HR image (one input) or a folder of them (<stem>.* or "
                                                 "<stem>_hr.*): enables PSNR-Y/SSIM-Y and the HR layer")
-    p.add_argument("--crops", type=_count, default=3, help="zoomed crops per image (3)")
-    p.add_argument("--previews", type=_count, default=4, help="training run: newest preview grids shown (4)")
+    p.add_argument("--crops", type=int, default=3, help="zoomed crops per image (3)")
+    p.add_argument("--previews", type=int, default=4, help="training run: newest preview grids shown (4)")
     p.add_argument("--device", default="auto", help="with --model: auto (default), cpu, cuda, cuda:N")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="with --model: auto (bf16 where native, else fp32)")

@@ -170,6 +170,10 @@ def build_config(cli: dict[str, Any], toml: dict[str, Any] | None = None,
     given)."""
     merged: dict[str, Any] = {}
     kept = {k: v for k, v in (saved or {}).items() if k not in PER_INVOCATION}
+    unknown = sorted(set(kept) - {f.name for f in fields(TrainConfig)})
+    if unknown:  # written by another version of srgan, or edited by hand
+        raise SrganError(f"the run's config.json has settings this version does not know: {', '.join(unknown)} "
+                         "(use the srgan version that made the run, or start a new --out)", saved.get("out"))
     for layer in (kept, toml or {}, {k: v for k, v in cli.items() if v is not None}):
         merged |= {k: _coerce(k, v) for k, v in layer.items()}
     if saved:

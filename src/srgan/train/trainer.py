@@ -106,16 +106,23 @@ class RunLog:
     def line(self, text: str, echo: bool = True) -> None:
         if not self.enabled:
             return
-        with open(self.run / "train.log", "a") as f:
-            f.write(text + "\n")
+        self._append("train.log", text)
         if echo:
             print(text, flush=True)
+
+    def _append(self, name: str, text: str) -> None:
+        """One line to a log file; a full disk (or any write error) stops the run with one line, not a traceback
+        (the newest checkpoint stays as it was)."""
+        try:
+            with open(self.run / name, "a") as f:
+                f.write(text + "\n")
+        except OSError as e:
+            raise SrganError(f"cannot append to the log ({e.strerror or e}); the run stopped", self.run / name) from e
 
     def record(self, kind: str, step: int, values: dict[str, float]) -> None:
         if not self.enabled:
             return
-        with open(self.run / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"kind": kind, "step": step, "time": time.time(), **values}) + "\n")
+        self._append("metrics.jsonl", json.dumps({"kind": kind, "step": step, "time": time.time(), **values}))
         if self.tensorboard is not None:
             for k, v in values.items():
                 self.tensorboard.add_scalar(f"{kind}/{k}", v, step)
