@@ -11,8 +11,6 @@ Usage: python scripts/make_figure.py [--model NAME|WEIGHTS ...] [--crop X Y SIZE
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from srgan import api, weights
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
+from srgan.fileio import atomic_write
 from srgan.imageread import read_rgb8
 from srgan.metrics import niqe, psnr_y
 
@@ -103,13 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         size_text = f"{hr.shape[1]} x {hr.shape[0]} pixels"
         panels.append((hr, "original", f"NIQE {niqe(hr):.2f}" if args.niqe else size_text))
         fig = figure(lr, panels, box, scale, with_input=not args.no_input)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
-        try:
-            fig.save(tmp, format="PNG", optimize=True)
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write(out, lambda tmp: fig.save(tmp, format="PNG", optimize=True))
     except SrganError as e:
         print(f"make_figure: error: {e}", file=sys.stderr)
         return 2

@@ -20,9 +20,7 @@ import html
 import io
 import json
 import math
-import os
 import re
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from srgan.api import find_inputs
 from srgan.data.datasets import mod_crop
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
+from srgan.fileio import atomic_write
 from srgan.imageio import INPUT_EXTENSIONS
 from srgan.imageread import read_rgb8
 from srgan.metrics import psnr_y, ssim_y
@@ -664,20 +663,15 @@ def check_output(path: Path, overwrite: bool) -> None:
 
 
 def write_report(path: Path, page: str, overwrite: bool) -> Path:
-    """Write ``page`` to ``path`` atomically (a temporary file renamed into place: never a partial report), with
-    the permissions of any new file (umask), since reports are made to be shared."""
+    """Write ``page`` to ``path`` with the one atomic write (never a partial report; a new file gets the umask
+    permissions, since reports are made to be shared; without ``overwrite`` two writers cannot both win)."""
     check_output(path, overwrite)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(tmp, path)
+        return atomic_write(path, lambda tmp: tmp.write_text(page, encoding="utf-8"), replace=overwrite)
+    except FileExistsError as e:  # appeared since the check: another writer got there first
+        raise SrganError("already exists (pass --overwrite to replace it)", path) from e
     except OSError as e:
         raise SrganError(f"cannot write the report ({e.strerror or e})", path) from e
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def png_data_uri(img: np.ndarray) -> str:
