@@ -12,7 +12,9 @@ make setup
 # milestones. The lr is a pure function of the step and the flags, so re-running this script replays the stages (exactly
 # on the same kind of device); a stage already passed returns at once. Stages 3 and 6 were stopped by MAX_TIME (steps
 # 13,847 and 23,982); stages 4-6 restart at 1e-4, stage 7 at 4e-4 (no milestone at or before its first step). The
-# shipped weights are stage 7's best validation checkpoint (step 52,000).
+# shipped weights are stage 7's best validation checkpoint (step 52,000). It was trained on the 45 photos that
+# prepare_data.py gave before the mate-backgrounds and lomiri-wallpapers-20.04 photos were added (listed in the model
+# card); on today's data folder (59 photos, two more of them held out) the stages train on more images.
 train() {
   .venv/bin/srgan train --phase srresnet --data "$DATA/train" --val "$DATA/val" --out "$RUN" \
     --scale 4 --blocks 16 --channels 64 --batch 16 --patch 96 --seed 0 --lr 4e-4 --gamma 0.25 \
