@@ -217,3 +217,20 @@ def test_usage_errors_are_one_line(tmp_path: Path, model: Path) -> None:
     assert r.returncode == 2 and "expected 'auto' or a number of pixels" in r.stderr
     r = srgan("upscale", tmp_path / "a.png", tmp_path / "a.png", "-o", tmp_path / "x.png", "--model", model)
     assert r.returncode == 2 and "needs exactly one input file" in r.stderr
+
+
+def test_png_compression_changes_size_not_pixels(tmp_path: Path, model: Path) -> None:
+    Image.fromarray(rand8(H, W, 3)).save(tmp_path / "rgb.png")
+    (tmp_path / "c16.png").write_bytes(imagecodecs.png_encode(RNG.integers(0, 65536, (H, W, 3), dtype=np.uint16)))
+    for level in (0, 9):
+        r = srgan("upscale", tmp_path / "rgb.png", tmp_path / "c16.png", "-o", tmp_path / str(level),
+                  "--model", model, "--png-compression", level)
+        assert r.returncode == 0, r.stderr
+    for name in ("rgb_x2.png", "c16_x2.png"):
+        stored, packed = tmp_path / "0" / name, tmp_path / "9" / name
+        assert np.array_equal(imageio.load(stored).color, imageio.load(packed).color), name
+        assert imageio.load(packed).color.dtype == (np.uint16 if name.startswith("c16") else np.uint8)
+        assert stored.stat().st_size > packed.stat().st_size, name
+    r = srgan("upscale", tmp_path / "rgb.png", "-o", tmp_path / "bad", "--model", model, "--png-compression", "10")
+    assert r.returncode == 2 and "--png-compression must be one of 0, 1, 2" in r.stderr
+    assert not (tmp_path / "bad").exists()

@@ -119,8 +119,10 @@ class Upscaler:
 
     def upscale_file(self, src: str | Path, dst: str | Path, overwrite: bool = False,
                      max_pixels: int | None = imageio.DEFAULT_MAX_PIXELS,
-                     progress: Callable[[int, int], None] | None = None) -> Path:
-        """Read ``src``, upscale, write ``dst`` (format from its extension) atomically; returns ``dst``."""
+                     progress: Callable[[int, int], None] | None = None,
+                     png_compression: int = imageio.PNG_COMPRESSION) -> Path:
+        """Read ``src``, upscale, write ``dst`` (format from its extension, ``png_compression`` the zlib level 0-9
+        of a PNG) atomically; returns ``dst``."""
         dst = Path(dst)
         imageio.prepare_output(dst, overwrite)  # fail before the expensive part
         picture = imageio.load(src, max_pixels)
@@ -128,7 +130,7 @@ class Upscaler:
             result = self.upscale_picture(picture, progress)
         except SrganError as e:  # what went wrong with the pixels is reported against their file
             raise SrganError(e.problem, src) from e
-        return imageio.save(result, dst, overwrite)
+        return imageio.save(result, dst, overwrite, png_compression)
 
     def upscale_picture(self, picture: Picture, progress: Callable[[int, int], None] | None = None) -> Picture:
         """Upscale colour and alpha of a decoded picture; metadata is carried with its resolution scaled."""
@@ -358,3 +360,12 @@ def plan_jobs(inputs: Sequence[str], output: str | Path | None, suffix: str, fmt
         else:
             kept.append(job)
     return kept, problems
+
+
+def shard(jobs: Sequence[Job], rank: int, size: int) -> list[Job]:
+    """The jobs of process ``rank`` out of ``size`` (torchrun): every ``size``-th of the jobs sorted by input path,
+    starting at ``rank``. Every process computes the same split from the same plan, without talking to the others,
+    so each input is done by exactly one; sorting makes the split independent of the order inputs were found in."""
+    check_number("rank", rank, 0)
+    check_number("size", size, rank, strict=True)
+    return sorted(jobs, key=lambda job: str(job.src))[rank::size]

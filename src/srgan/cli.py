@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from srgan import __version__
 from srgan.errors import SrganError, check_number
+from srgan.imageio import PNG_COMPRESSION
 from srgan.train.config import CONTENT_LOSSES
 from srgan.train.degradation import DEGRADATIONS
 
@@ -196,6 +197,34 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def _upscale(args: argparse.Namespace) -> int:
+    import datetime
+    import os
+
+    import torch.distributed as dist
+
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size == 1:
+        return _upscale_shard(args, 0, 1, args.device)
+    # gloo even on GPUs: the only collective is the final sum of three counts, on the CPU. Ranks with short shards
+    # wait there for the slowest one, hours on a large job, so the group's timeout is long.
+    dist.init_process_group("gloo", timeout=datetime.timedelta(days=30))
+    device = args.device
+    if device == "auto":
+        import torch
+
+        if torch.cuda.is_available():  # more processes than GPUs share them: encoding PNGs is CPU work
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
+        else:
+            device = "cpu"
+    try:
+        return _upscale_shard(args, dist.get_rank(), size, device)
+    finally:
+        dist.destroy_process_group()
+
+
+def _upscale_shard(args: argparse.Namespace, rank: int, size: int, device: str) -> int:
+    """Upscale this process's share of the inputs (all of them when ``size`` is 1); under torchrun each line is
+    prefixed with the rank, and rank 0 prints the counts summed over all ranks."""
     import contextlib
     import warnings
 
@@ -203,7 +232,7 @@ def _upscale(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from srgan import runtime, weights
-    from srgan.api import Upscaler, plan_jobs
+    from srgan.api import Upscaler, plan_jobs, shard
     from srgan.errors import check_number
     from srgan.imageio import DEFAULT_MAX_PIXELS
 
@@ -211,19 +240,24 @@ def _upscale(args: argparse.Namespace) -> int:
                              ("--batch", args.batch, 1), ("--tile", None if args.tile == "auto" else args.tile, 0)):
         if value is not None:
             check_number(flag, value, low)
+    check_number("--png-compression", args.png_compression, choices=range(10))
     runtime.configure_threads()
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels or None
     model = weights.load(weights.resolve(args.model))
-    upscaler = Upscaler(model, args.device, args.precision, tile=args.tile, overlap=args.overlap,
+    upscaler = Upscaler(model, device, args.precision, tile=args.tile, overlap=args.overlap,
                         batch=args.batch, alpha=args.alpha)
     suffix = f"_x{model.scale}" if args.suffix is None else args.suffix
+    tag = "" if size == 1 else f"[rank {rank}] "
     with warnings.catch_warnings(record=True) as caught:  # inputs skipped as outputs of other inputs
         warnings.simplefilter("always")
         jobs, failures = plan_jobs(args.inputs, args.output, suffix, args.format)
-    for w in caught:
+    if rank > 0:
+        failures = []  # every rank found the same problems while planning: rank 0 reports them
+    for w in caught if rank == 0 else ():
         print(f"srgan upscale: warning: {w.message}", file=sys.stderr)
-    if not jobs:
-        return _list_failures("srgan upscale: nothing to upscale:", failures)
+    if not jobs:  # the same on every rank, so none waits for the final sum
+        return _list_failures("srgan upscale: nothing to upscale:", failures) if rank == 0 else 1
+    jobs = shard(jobs, rank, size)
     total = len(jobs) + len(failures)
 
     @contextlib.contextmanager
@@ -232,7 +266,7 @@ def _upscale(args: argparse.Namespace) -> int:
 
         def update(done: int, n: int) -> None:
             if n > 1 and not bars:
-                bars.append(tqdm(total=n, desc=name, unit="tile", leave=False, disable=None))
+                bars.append(tqdm(total=n, desc=name, unit="tile", leave=False, disable=None if size == 1 else True))
             if bars:
                 bars[0].update(done - bars[0].n)
 
@@ -242,20 +276,33 @@ def _upscale(args: argparse.Namespace) -> int:
             for bar in bars:
                 bar.close()
 
-    for job in tqdm(jobs, unit="image", disable=None):
+    done = skipped = 0
+    for job in tqdm(jobs, unit="image", disable=None if size == 1 else True):
+        if args.skip_existing and job.dst.exists():  # outputs are written atomically: one that exists is complete
+            tqdm.write(f"{tag}{job.src}: skipped ({job.dst} exists)")
+            skipped += 1
+            continue
         with warnings.catch_warnings(record=True) as caught, tile_bar(job.src.name) as progress:
             warnings.simplefilter("always")
             try:
-                upscaler.upscale_file(job.src, job.dst, args.overwrite, max_pixels, progress)
-                tqdm.write(f"{job.src} -> {job.dst}")
+                upscaler.upscale_file(job.src, job.dst, args.overwrite, max_pixels, progress, args.png_compression)
+                tqdm.write(f"{tag}{job.src} -> {job.dst}")
+                done += 1
             except SrganError as e:
                 failures.append(str(e))
             except (MemoryError, torch.OutOfMemoryError):
                 failures.append(f"{job.src}: out of memory; try a smaller --tile")
         for w in caught:
-            tqdm.write(f"srgan upscale: warning: {w.message}", file=sys.stderr)
+            tqdm.write(f"{tag}srgan upscale: warning: {w.message}", file=sys.stderr)
+    if size > 1:
+        import torch.distributed as dist
+
+        counts = torch.tensor([done, skipped, len(failures)])
+        dist.all_reduce(counts)
+        if rank == 0:
+            print(f"srgan upscale: {size} processes: {counts[0]} done, {counts[1]} skipped, {counts[2]} failed")
     if failures:
-        return _list_failures(f"srgan upscale: {len(failures)} of {total} inputs failed:", failures)
+        return _list_failures(f"{tag}srgan upscale: {len(failures)} of {total} inputs failed:", failures)
     return 0
 
 
@@ -274,7 +321,9 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
         description="Seamless tiled super-resolution. Keeps grayscale, alpha, 16-bit depth, ICC profile and EXIF; "
                     "applies EXIF orientation. Tiles run with --overlap pixels of context, so the result equals "
                     "whole-image inference. Exit status 0 only if every input succeeded; failures are listed at "
-                    "the end and never leave a partial file.")
+                    "the end and never leave a partial file. Under torchrun (torchrun --nproc_per_node=N -m "
+                    "srgan.cli upscale ...) each process takes every N-th input, on cuda:LOCAL_RANK with --device "
+                    "auto.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
     p.add_argument("-o", "--output", metavar="OUT",
                    help="output file (one input) or folder (default: next to each input); folder inputs keep "
@@ -295,7 +344,14 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
                    help="how transparency is upscaled: MATLAB bicubic (default) or the network")
     p.add_argument("--max-pixels", type=int,
                    help="refuse inputs with more pixels (decompression-bomb guard; default 50 million; 0 = no limit)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--png-compression", type=int, default=PNG_COMPRESSION, metavar="0-9",
+                   help=f"zlib level of PNG outputs: same pixels at every level, 0 = fastest and largest, 9 = "
+                        f"smallest and slowest (default {PNG_COMPRESSION})")
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="leave inputs whose output exists (a finished one: outputs are written atomically), "
+                               "so that running the command again continues an interrupted job")
     p.set_defaults(run=_upscale)
 
 
