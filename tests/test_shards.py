@@ -60,7 +60,7 @@ def test_two_processes_write_the_files_of_one_and_resume(tmp_path: Path) -> None
     for rel in outputs:
         assert (two / rel).read_bytes() == (tmp_path / "one" / rel).read_bytes(), rel
     lines = [line for line in r.stdout.splitlines() if " -> " in line]
-    assert len(lines) == len(names)  # each input once, by one rank
+    assert len(lines) == len(names)  # each input once, by one rank, one whole line each
     assert {line.split("]")[0] for line in lines} == {"[rank 0", "[rank 1"}
     assert "2 processes: 5 done, 0 skipped, 0 failed" in r.stdout
 

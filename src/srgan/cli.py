@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from srgan import __version__
 from srgan.errors import SrganError, check_number
@@ -248,6 +249,16 @@ def _upscale_shard(args: argparse.Namespace, rank: int, size: int, device: str) 
                         batch=args.batch, alpha=args.alpha)
     suffix = f"_x{model.scale}" if args.suffix is None else args.suffix
     tag = "" if size == 1 else f"[rank {rank}] "
+
+    def say(text: str, file: TextIO = sys.stdout) -> None:
+        """One output line. Under torchrun the ranks share one pipe: a line goes out in one write, flushed at once,
+        so lines of different ranks never interleave (tqdm.write writes the text and its newline separately)."""
+        if size == 1:
+            tqdm.write(text, file=file)
+        else:
+            file.write(f"{tag}{text}\n")
+            file.flush()
+
     with warnings.catch_warnings(record=True) as caught:  # inputs skipped as outputs of other inputs
         warnings.simplefilter("always")
         jobs, failures = plan_jobs(args.inputs, args.output, suffix, args.format)
@@ -279,21 +290,21 @@ def _upscale_shard(args: argparse.Namespace, rank: int, size: int, device: str) 
     done = skipped = 0
     for job in tqdm(jobs, unit="image", disable=None if size == 1 else True):
         if args.skip_existing and job.dst.exists():  # outputs are written atomically: one that exists is complete
-            tqdm.write(f"{tag}{job.src}: skipped ({job.dst} exists)")
+            say(f"{job.src}: skipped ({job.dst} exists)")
             skipped += 1
             continue
         with warnings.catch_warnings(record=True) as caught, tile_bar(job.src.name) as progress:
             warnings.simplefilter("always")
             try:
                 upscaler.upscale_file(job.src, job.dst, args.overwrite, max_pixels, progress, args.png_compression)
-                tqdm.write(f"{tag}{job.src} -> {job.dst}")
+                say(f"{job.src} -> {job.dst}")
                 done += 1
             except SrganError as e:
                 failures.append(str(e))
             except (MemoryError, torch.OutOfMemoryError):
                 failures.append(f"{job.src}: out of memory; try a smaller --tile")
         for w in caught:
-            tqdm.write(f"{tag}srgan upscale: warning: {w.message}", file=sys.stderr)
+            say(f"srgan upscale: warning: {w.message}", file=sys.stderr)
     if size > 1:
         import torch.distributed as dist
 
