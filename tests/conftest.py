@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from srgan import runtime
 from srgan.models import Generator
@@ -62,3 +64,24 @@ def write_vgg19(path: Path, seed: int = 0, drop: str | None = None) -> Path:
 @pytest.fixture
 def vgg_file(tmp_path: Path) -> Path:
     return write_vgg19(tmp_path / "vgg19-random.pth")
+
+
+@pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decoded-image cache of the test's own (training tests must not see another test's images)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """Four smooth-ish 40×40 RGB images (learnable: the loss must be able to go down)."""
+    d = tmp_path / "data"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:40, 0:40]
+    for i in range(4):
+        img = np.stack([np.sin(xx / (3 + i)), np.cos(yy / (4 + i)), np.sin((xx + yy) / 7)], -1) * 100 + 128
+        img += rng.normal(0, 4, img.shape)
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(d / f"img{i}.png")
+    return d
+

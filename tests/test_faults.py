@@ -23,17 +23,9 @@ from srgan.cli import main
 from srgan.train import checkpoint
 
 from .conftest import tiny_generator, write_vgg19
-from .test_train import TINY, _wait_for_step, cli, write_images
+from .test_train import TINY, _wait_for_step, cli
 
-
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return write_images(tmp_path / "data")
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

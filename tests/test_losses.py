@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +20,7 @@ from srgan.train.losses import (
 )
 
 from .conftest import tiny_generator
-
-TINY = ["--blocks", "1", "--channels", "8", "--scale", "2", "--batch", "2", "--patch", "16", "--workers", "0",
-        "--precision", "fp32", "--log-every", "1", "--preview-every", "1000", "--val-every", "1000"]
+from .test_train import TINY, records
 
 
 def test_mse_content_is_pixel_mse() -> None:
@@ -86,16 +83,12 @@ def data_dir(tmp_path: Path) -> Path:
     return d
 
 
-def _records(run: Path) -> list[dict]:
-    return [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "train"]
-
-
 def test_gan_run_logs_discriminator_accuracy(tmp_path: Path, data_dir: Path) -> None:
     init = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "init.safetensors")
     run = tmp_path / "gan"
     assert main(["train", "--phase", "srgan", "--init", str(init), "--content", "vgg54-random", "--out", str(run),
                  "--data", str(data_dir), *TINY, "--steps", "4", "--save-every", "4"]) == 0
-    recs = _records(run)
+    recs = records(run)
     assert len(recs) == 4
     for r in recs:
         assert 0.0 <= r["d_acc_real"] <= 1.0 and 0.0 <= r["d_acc_fake"] <= 1.0
@@ -133,7 +126,7 @@ def test_gan_validation_scores_niqe_and_keeps_the_most_natural(tmp_path: Path, d
     assert main(["train", "--phase", "srgan", "--init", str(init), "--content", "mse", "--out", str(run),
                  "--data", str(data_dir), "--val", str(val), *TINY, "--steps", "4", "--val-every", "2",
                  "--save-every", "4"]) == 0
-    vals = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "val"]
+    vals = records(run, "val")
     assert [v["step"] for v in vals] == [2, 4]
     assert all(np.isfinite(v["val/niqe"]) and v["val/psnr_y"] > 10 for v in vals)
     best = min(vals, key=lambda v: v["val/niqe"])

@@ -29,26 +29,7 @@ TINY = ["--blocks", "1", "--channels", "8", "--scale", "2", "--batch", "2", "--p
         "--precision", "fp32", "--log-every", "1", "--preview-every", "1000", "--val-every", "1000"]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return write_images(tmp_path / "data")
-
-
-def write_images(d: Path) -> Path:
-    """Four smooth-ish 40×40 RGB images (learnable: the loss must be able to go down)."""
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:40, 0:40]
-    for i in range(4):
-        img = np.stack([np.sin(xx / (3 + i)) , np.cos(yy / (4 + i)), np.sin((xx + yy) / 7)], -1) * 100 + 128
-        img += rng.normal(0, 4, img.shape)
-        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(d / f"img{i}.png")
-    return d
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def records(run: Path, kind: str = "train") -> list[dict]:
