@@ -86,6 +86,20 @@ def test_srgan_phase_alternates_d_and_g(tmp_path: Path, data_dir: Path) -> None:
     assert not torch.equal(state["generator"]["tail.weight"], init_g["tail.weight"])
 
 
+def test_srresnet_phase_fine_tunes_from_init(tmp_path: Path, data_dir: Path) -> None:
+    """--init in the srresnet phase starts from the given weights (fine-tuning, e.g. on realistic degradations):
+    the first loss is the init model's, far below a random generator's."""
+    init = tmp_path / "init.safetensors"
+    assert main(["train", "--out", str(tmp_path / "pre"), "--data", str(data_dir), *TINY, "--lr", "1e-3",
+                 "--steps", "40"]) == 0
+    weights.save(weights.load(tmp_path / "pre" / "generator.safetensors"), init)
+    tuned, scratch = tmp_path / "tuned", tmp_path / "scratch"
+    common = ["--data", str(data_dir), *TINY, "--steps", "1", "--log-every", "1"]
+    assert main(["train", "--out", str(tuned), "--init", str(init), *common]) == 0
+    assert main(["train", "--out", str(scratch), *common]) == 0
+    assert records(tuned)[0]["g"] < 0.5 * records(scratch)[0]["g"]
+
+
 def test_resume_gives_the_same_losses(tmp_path: Path, data_dir: Path) -> None:
     """Also: a resumed run may extend its steps and move a milestone it has not reached yet."""
     full, part = tmp_path / "full", tmp_path / "part"

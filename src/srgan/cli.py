@@ -74,7 +74,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--phase", choices=("srresnet", "srgan"), help="srresnet = MSE pre-training (default)")
     p.add_argument("--data", nargs="+", help="training image folders (searched recursively)")
     p.add_argument("--val", nargs="+", help="validation folders (PSNR-Y/SSIM-Y with the eval protocol)")
-    p.add_argument("--init", help="srgan phase: generator weights to start from (SRResNet .safetensors)")
+    p.add_argument("--init", help="generator weights to start from (.safetensors): the SRResNet for the srgan phase, "
+                   "or a model to fine-tune in the srresnet phase (e.g. with --degradation realistic)")
     p.add_argument("--config", help="TOML file with the same keys as these flags")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",

@@ -203,7 +203,7 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
     # ---- models and optimisers --------------------------------------------------------------------------
     torch.manual_seed(config.seed)
     g = Generator(config.scale, config.blocks, config.channels)
-    if config.phase == "srgan" and config.init:
+    if config.init:  # srgan phase: the SRResNet to start from; srresnet phase: a model to fine-tune
         init = weights.load(config.init)
         if init.config != g.config:
             raise SrganError(f"--init generator is {init.config}, but the run asks for {g.config}", config.init)
