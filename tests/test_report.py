@@ -31,17 +31,8 @@ from srgan.cli import main
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
 from srgan.metrics import psnr_y, ssim_y
-from srgan.report import (
-    block_difference,
-    infer_scale,
-    pick_crops,
-    read_metrics,
-    run_plots,
-    run_report,
-    running_mean,
-    slider_window,
-    stop_problem,
-)
+from srgan.report.compare import block_difference, infer_scale, pick_crops, slider_window
+from srgan.report.run import read_metrics, run_plots, run_report, running_mean, stop_problem
 from srgan.train.config import TrainConfig
 from tests.conftest import tiny_generator
 

@@ -401,22 +401,25 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from srgan import report
+    from srgan.report.page import check_output, write_report
+    from srgan.report.run import run_folder, run_report
 
     check_number("--crops", args.crops, 0)
     check_number("--previews", args.previews, 0)
     out = Path(args.output)
-    report.check_output(out, args.overwrite)  # fail before the expensive part
-    run = report.run_folder(args.inputs)
+    check_output(out, args.overwrite)  # fail before the expensive part
+    run = run_folder(args.inputs)
     problems: list[str] = []
     page: str | None
     if run is not None:
         if args.sr_dir or args.model or args.hr:
             raise SrganError("--sr-dir, --model and --hr are for images, not for a training run folder", run)
-        page = report.run_report(run, previews=args.previews)
+        page = run_report(run, previews=args.previews)
     else:
+        from srgan.report.compare import ModelSR, image_report
+
         if args.sr_dir:
-            source: list[report.ModelSR] | Path = Path(args.sr_dir)
+            source: list[ModelSR] | Path = Path(args.sr_dir)
             if not source.is_dir():
                 raise SrganError("--sr-dir: no such folder", source)
         else:
@@ -430,15 +433,15 @@ def _report(args: argparse.Namespace) -> int:
             source = []
             for name in names:
                 upscaler = api.load_model(weights.resolve(name), args.device, args.precision)
-                source.append(report.ModelSR(upscaler.upscale, upscaler.scale, name))
+                source.append(ModelSR(upscaler.upscale, upscaler.scale, name))
             if source[0].scale != source[-1].scale:
                 raise SrganError(f"is ×{source[-1].scale} but {names[0]} is ×{source[0].scale}: compare models of "
                                  "one scale", names[-1])
-        page, problems = report.image_report(args.inputs, source, args.hr, crops=args.crops)
+        page, problems = image_report(args.inputs, source, args.hr, crops=args.crops)
         if page is None:
             return _list_failures(
                 f"srgan report: nothing to report ({len(problems)} inputs failed; no file written):", problems)
-    report.write_report(out, page, args.overwrite)
+    write_report(out, page, args.overwrite)
     print(f"wrote {out} ({len(page) / 1e6:.1f} MB)")
     if problems:
         return _list_failures(f"srgan report: {len(problems)} inputs left out (listed in the report too):", problems)
