@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import errno
 import glob
+import math
 import os
 import stat
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,7 +34,7 @@ from PIL import Image
 from torch import nn
 
 from srgan import imageio, runtime, tiling, weights
-from srgan.data.degrade import imresize
+from srgan.data.degrade import imresize, output_size, quantize, resize_to
 from srgan.errors import SrganError, check_number
 from srgan.imageio import Picture
 from srgan.models import Generator
@@ -48,6 +49,53 @@ CPU_TILE_BUDGET = 3 << 29
 GPU_RESULT_FRACTION = 0.25
 _LUMA = (0.299, 0.587, 0.114)
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)
+# The shipped model `srgan upscale` takes for JPEG files when no --model is given: trained on JPEG-compressed
+# (and blurred, noisy) inputs, it removes the block grid and ringing that srresnet-x4 sharpens into structure.
+JPEG_MODEL = "real-x4"
+
+
+def model_for(path: str | Path) -> str:
+    """The shipped model for an input file: ``JPEG_MODEL`` when the file is a JPEG (by its first bytes, whatever
+    its name) and that model is installed, else the default model."""
+    try:
+        with open(path, "rb") as f:
+            jpeg = f.read(3) == b"\xff\xd8\xff"
+    except OSError:  # the loader reports an unreadable file in its own words
+        jpeg = False
+    return JPEG_MODEL if jpeg and JPEG_MODEL in weights.SHIPPED else weights.DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class OutputSize:
+    """An output size other than the model's scale (Real-ESRGAN's ``--outscale``): ``outscale`` × the input
+    (MATLAB's ceil), or ``width`` and/or ``height`` in pixels (one alone keeps the aspect ratio). The model's ×s
+    result is resized to it with MATLAB's bicubic (antialiased when shrinking)."""
+
+    outscale: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.outscale is None and self.width is None and self.height is None:
+            raise SrganError("an output size needs outscale, width or height")
+        if self.outscale is not None:
+            if self.width is not None or self.height is not None:
+                raise SrganError("give either outscale or width/height, not both")
+            check_number("outscale", self.outscale, 0, whole=False, strict=True)
+        for name in ("width", "height"):
+            if getattr(self, name) is not None:
+                check_number(name, getattr(self, name), 1)
+
+    def of(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The output (height, width) for an input of ``size`` (height, width)."""
+        h, w = size
+        if self.outscale is not None:
+            return output_size(size, self.outscale)
+        if self.width is not None and self.height is not None:
+            return self.height, self.width
+        if self.width is not None:
+            return max(1, math.floor(h * self.width / w + 0.5)), self.width
+        return self.height, max(1, math.floor(w * self.height / h + 0.5))  # type: ignore[operator]
 
 
 def load_model(name_or_path: str | Path | None = None, device: str | torch.device | None = None,
@@ -67,13 +115,14 @@ class Upscaler:
 
     ``tile``: LR pixels per tile side, 0 for the whole image, or "auto" (the largest that fits in memory);
     ``overlap``: context pixels per tile side (default: the generator's receptive radius, which makes tiles
-    exact); ``batch``: tiles per forward pass; ``alpha``: "bicubic" or "model". The Upscaler takes ownership
-    of ``model`` (moved to ``device``, put in eval mode, possibly converted to channels_last).
+    exact); ``batch``: tiles per forward pass; ``alpha``: "bicubic" or "model"; ``size``: an ``OutputSize``
+    when outputs should not be the model's scale. The Upscaler takes ownership of ``model`` (moved to
+    ``device``, put in eval mode, possibly converted to channels_last).
     """
 
     def __init__(self, model: Generator, device: str | torch.device | None = None, precision: str | None = None,
                  tile: int | str = "auto", overlap: int | None = None, batch: int = 1,
-                 alpha: str = "bicubic") -> None:
+                 alpha: str = "bicubic", size: OutputSize | None = None) -> None:
         if tile != "auto":
             check_number("tile", tile, 0)
         if overlap is not None:
@@ -89,6 +138,7 @@ class Upscaler:
         self.overlap = Generator.receptive_radius(model.config) if overlap is None else overlap
         self.batch = batch
         self.alpha = alpha
+        self.size = size
 
     @property
     def scale(self) -> int:
@@ -134,6 +184,8 @@ class Upscaler:
 
     def upscale_picture(self, picture: Picture, progress: Callable[[int, int], None] | None = None) -> Picture:
         """Upscale colour and alpha of a decoded picture; metadata is carried with its resolution scaled."""
+        h, w = picture.color.shape[:2]
+        target = None if self.size is None else self.size.of((h, w))
         top = picture.max_value
         color = picture.color.astype(np.float32) / top
         if picture.alpha is not None:
@@ -141,16 +193,27 @@ class Upscaler:
         sr = self._super_resolve(color, progress)
         if picture.color.shape[2] == 1:
             sr = torch.einsum("c,nchw->nhw", torch.tensor(_LUMA, device=sr.device), sr)[:, None]
+        if target is not None:
+            sr = resize_to(sr, target)
         out = _to_integer(sr, picture.color.dtype)
         del sr  # the float result is the largest buffer: free it before the alpha pass
-        alpha = None if picture.alpha is None else self._upscale_alpha(picture.alpha)
-        return Picture(out, alpha, picture.meta.scaled(self.scale))
+        alpha = None if picture.alpha is None else self._upscale_alpha(picture.alpha, target)
+        if target is None:
+            return Picture(out, alpha, picture.meta.scaled(self.scale))
+        meta = picture.meta  # same physical size: each axis's dpi grows with its pixel count
+        if meta.dpi is not None:
+            meta = replace(meta, dpi=(meta.dpi[0] * target[1] / w, meta.dpi[1] * target[0] / h))
+        return Picture(out, alpha, meta)
 
-    def _upscale_alpha(self, alpha: np.ndarray) -> np.ndarray:
+    def _upscale_alpha(self, alpha: np.ndarray, target: tuple[int, int] | None) -> np.ndarray:
+        """Alpha at the output size: MATLAB bicubic straight to it, or the network then the resize."""
         if self.alpha == "bicubic":
-            return imresize(alpha, self.scale)
+            if target is None:
+                return imresize(alpha, self.scale)
+            return quantize(resize_to(torch.from_numpy(alpha.astype(np.float64)), target).numpy(), alpha.dtype)
         sr = self._super_resolve(alpha.astype(np.float32)[:, :, None] / np.iinfo(alpha.dtype).max, None)
-        return _to_integer(sr.mean(dim=1, keepdim=True), alpha.dtype)[:, :, 0]
+        sr = sr.mean(dim=1, keepdim=True)
+        return _to_integer(sr if target is None else resize_to(sr, target), alpha.dtype)[:, :, 0]
 
     def _super_resolve(self, image: np.ndarray, progress: Callable[[int, int], None] | None) -> torch.Tensor:
         """(H, W, 1|3) float in [0, 1] → (1, 3, sH, sW) float32 in [0, 1] on ``_result_device``."""

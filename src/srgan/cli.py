@@ -233,8 +233,8 @@ def _upscale_shard(args: argparse.Namespace, rank: int, size: int, device: str) 
     import torch
     from tqdm import tqdm
 
-    from srgan import runtime, weights
-    from srgan.api import Upscaler, plan_jobs, shard
+    from srgan import api, runtime, weights
+    from srgan.api import OutputSize, Upscaler, model_for, plan_jobs, shard
     from srgan.errors import check_number
     from srgan.imageio import DEFAULT_MAX_PIXELS
 
@@ -245,10 +245,26 @@ def _upscale_shard(args: argparse.Namespace, rank: int, size: int, device: str) 
     check_number("--png-compression", args.png_compression, choices=range(10))
     runtime.configure_threads()
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels or None
-    model = weights.load(weights.resolve(args.model))
-    upscaler = Upscaler(model, device, args.precision, tile=args.tile, overlap=args.overlap,
-                        batch=args.batch, alpha=args.alpha)
-    suffix = f"_x{model.scale}" if args.suffix is None else args.suffix
+    resize = None
+    if args.outscale is not None or args.width is not None or args.height is not None:
+        resize = OutputSize(args.outscale, args.width, args.height)
+    upscalers: dict[str, Upscaler] = {}
+
+    def upscaler_for(name: str) -> Upscaler:  # each model loaded once, when an input first needs it
+        if name not in upscalers:
+            upscalers[name] = Upscaler(weights.load(weights.resolve(name)), device, args.precision, tile=args.tile,
+                                       overlap=args.overlap, batch=args.batch, alpha=args.alpha, size=resize)
+        return upscalers[name]
+
+    scale = upscaler_for(args.model or weights.DEFAULT_MODEL).scale  # the shipped models are all ×4
+    if args.suffix is not None:
+        suffix = args.suffix
+    elif resize is None:
+        suffix = f"_x{scale}"
+    elif resize.outscale is not None:
+        suffix = f"_x{resize.outscale:g}"
+    else:
+        suffix = "_" + "x".join(f"{k[0]}{v}" for k, v in (("width", resize.width), ("height", resize.height)) if v)
     tag = "" if size == 1 else f"[rank {rank}] "
 
     def say(text: str, file: TextIO = sys.stdout) -> None:
@@ -297,8 +313,11 @@ def _upscale_shard(args: argparse.Namespace, rank: int, size: int, device: str) 
         with warnings.catch_warnings(record=True) as caught, tile_bar(job.src.name) as progress:
             warnings.simplefilter("always")
             try:
-                upscaler.upscale_file(job.src, job.dst, args.overwrite, max_pixels, progress, args.png_compression)
-                say(f"{job.src} -> {job.dst}")
+                name = args.model or model_for(job.src)
+                upscaler_for(name).upscale_file(job.src, job.dst, args.overwrite, max_pixels, progress,
+                                                args.png_compression)
+                chosen = "" if args.model else f" ({name}{', JPEG input' if name == api.JPEG_MODEL else ''})"
+                say(f"{job.src} -> {job.dst}{chosen}")
                 done += 1
             except SrganError as e:
                 failures.append(str(e))
@@ -340,7 +359,9 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="OUT",
                    help="output file (one input) or folder (default: next to each input); folder inputs keep "
                         "their sub-folders under it")
-    p.add_argument("--model", help="a .safetensors generator or a shipped model name (default: the shipped model)")
+    p.add_argument("--model", help="a .safetensors generator or a shipped model name (default: real-x4 for JPEG "
+                                   "files, trained on compressed and noisy inputs, srresnet-x4 for the others; "
+                                   "each output line then names the model it used)")
     p.add_argument("--tile", type=_tile_arg, default="auto",
                    help="LR pixels per tile side; 0 = whole image; auto (default) = the largest that fits in memory")
     p.add_argument("--overlap", type=int, help="LR context pixels per tile side (default: the model's receptive "
@@ -349,6 +370,12 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="auto: bf16 where native, else fp32")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--outscale", type=float, metavar="S",
+                      help="output size S × the input (e.g. 2.5): the model's ×4 result resized with MATLAB's bicubic")
+    size.add_argument("--width", type=int, help="output width in pixels (with --height: exact size; alone: "
+                                                "the height follows the aspect ratio)")
+    p.add_argument("--height", type=int, help="output height in pixels (see --width)")
     p.add_argument("--format", choices=("png", "jpg", "webp", "tif"),
                    help="output format (default: the input's; GIF inputs give PNG)")
     p.add_argument("--suffix", help="added to each output's name (default: _x<scale>)")

@@ -25,9 +25,9 @@ def _cubic(x: np.ndarray) -> np.ndarray:
             + (-0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2)))
 
 
-@lru_cache(maxsize=256)
-def resize_matrix(in_len: int, out_len: int, scale: float) -> np.ndarray:
-    """The (out_len, in_len) float64 matrix that resizes one axis exactly as MATLAB's imresize does."""
+def resize_taps(in_len: int, out_len: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """MATLAB's imresize of one axis as taps: output i = Σ_k weight[i, k] · input[index[i, k]] (0-based indices,
+    symmetric padding already folded in). ``scale`` is out/in, as MATLAB computes it from a requested size."""
     antialias = scale < 1
     width = 4.0 / scale if antialias else 4.0
     j = np.arange(1, out_len + 1, dtype=np.float64)
@@ -40,11 +40,37 @@ def resize_matrix(in_len: int, out_len: int, scale: float) -> np.ndarray:
     w /= w.sum(axis=1, keepdims=True)
     # Symmetric padding: positions 0, -1, ... mirror to 1, 2, ...; in_len+1 mirrors to in_len.
     mirror = np.concatenate([np.arange(in_len), np.arange(in_len)[::-1]])
-    src = mirror[np.mod(idx.astype(np.int64) - 1, 2 * in_len)]
+    return mirror[np.mod(idx.astype(np.int64) - 1, 2 * in_len)], w
+
+
+@lru_cache(maxsize=256)
+def resize_matrix(in_len: int, out_len: int, scale: float) -> np.ndarray:
+    """The (out_len, in_len) float64 matrix that resizes one axis exactly as MATLAB's imresize does."""
+    src, w = resize_taps(in_len, out_len, scale)
     m = np.zeros((out_len, in_len), dtype=np.float64)
-    np.add.at(m, (np.repeat(np.arange(out_len), taps), src.ravel()), w.ravel())
+    np.add.at(m, (np.repeat(np.arange(out_len), src.shape[1]), src.ravel()), w.ravel())
     m.setflags(write=False)
     return m
+
+
+def resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """MATLAB's ``imresize(x, [rows cols])`` of a float tensor (..., H, W), no rounding: each axis by its own
+    scale (out/in). Applied as taps rather than dense matrices, so that memory and time grow with the image, not
+    its square: this resizes whole ×4 outputs (``srgan upscale --outscale``)."""
+    for axis, out_len in ((-2, size[0]), (-1, size[1])):
+        in_len = x.shape[axis]
+        if out_len == in_len:
+            continue
+        src, w = resize_taps(in_len, out_len, out_len / in_len)
+        index = torch.from_numpy(src).to(x.device)
+        weight = torch.from_numpy(w).to(x.device, x.dtype)
+        shape, out_shape = [1] * x.dim(), list(x.shape)
+        shape[axis] = out_shape[axis] = out_len
+        out = x.new_zeros(out_shape)
+        for k in range(src.shape[1]):
+            out += x.index_select(x.dim() + axis, index[:, k]) * weight[:, k].reshape(shape)
+        x = out
+    return x
 
 
 def output_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
