@@ -75,7 +75,7 @@ def test_switching_one_stage_off_keeps_the_others_draws() -> None:
     u = uniform_draws(0, np.array([5]), N_DRAWS)[0]
     hr = crops(1)[0] / 255
     without = (degrade_crop(hr, 4, off, u) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    quality = 30 + int(u[-1] * 66)
+    quality = 30 + int(u[-2] * 66)  # the final quality draw; the last one decides a clean LR
     expected = torch.from_numpy(jpeg(without, quality)).permute(2, 0, 1).float() / 255
     assert torch.equal(degrade_crop(hr, 4, on, u), expected)
 
@@ -165,3 +165,29 @@ def test_settings_round_trip_through_config_json(tmp_path) -> None:
 def test_bad_settings_are_refused_naming_the_key(table: dict, message: str) -> None:
     with pytest.raises(SrganError, match=message):
         build_config({"data": ["photos"], "realistic": table})
+
+
+def test_clean_patches_get_the_papers_bicubic_lr() -> None:
+    """clean_prob = 1: every LR is the one --degradation bicubic makes (MATLAB imresize, uint8 rounding)."""
+    from srgan.data.degrade import imresize
+
+    pixels = crops(3)
+    lr = realistic_lr(pixels, 4, RealisticDegradation(clean_prob=1), seed=0, index=np.arange(3))
+    for k in range(3):
+        expected = imresize(pixels[k].permute(1, 2, 0).numpy().astype(np.uint8), 1 / 4)
+        np.testing.assert_array_equal((lr[k] * 255).round().byte().permute(1, 2, 0).numpy(), expected)
+    some = realistic_lr(crops(40), 4, RealisticDegradation(clean_prob=0.5), seed=0, index=np.arange(40))
+    clean = realistic_lr(crops(40), 4, RealisticDegradation(clean_prob=1), seed=0, index=np.arange(40))
+    same = sum(torch.equal(a, b) for a, b in zip(some, clean, strict=True))
+    assert 10 <= same <= 30
+
+
+def test_matlab_resize_is_antialiased_bicubic() -> None:
+    """The "matlab" method shrinks as MATLAB's imresize does: with every other stage off and a ×1/4 resize, the
+    chain gives the paper's LR."""
+    chain = RealisticDegradation(first=OFF, second=OFF, second_prob=0, final_jpeg_prob=0, resize_methods=("matlab",))
+    pixels = crops(2)
+    lr = realistic_lr(pixels, 4, chain, seed=0, index=np.arange(2))
+    clean = realistic_lr(pixels, 4, RealisticDegradation(clean_prob=1), seed=0, index=np.arange(2))
+    assert (lr - clean).abs().max() <= 1 / 255 + 1e-6  # one level: float32 vs the exact path's rounding
+    assert (lr - clean).abs().mean() < 0.1 / 255

@@ -8,6 +8,7 @@ Pure Synthetic Data"), the LR of each training patch is made by a random chain i
     pass 1, on the HR crop:           blur → resize to r × the LR size → noise → JPEG
     pass 2 (probability second_prob): the same, with its own (milder) ranges
     final:                            resize to exactly the LR size → JPEG of the whole LR crop
+    or, with probability clean_prob:  the paper's clean MATLAB-bicubic LR, as ``--degradation bicubic`` makes it
 
 Each stage runs with its own probability and draws its parameters from the ranges of ``RealisticDegradation``
 (``srgan.train.degradation``), a frozen dataclass saved in the run's config.json, so that the run is described
@@ -20,7 +21,8 @@ whether or not it runs, so switching one stage off leaves the others' parameters
 Blur: a Gaussian exp(−½ xᵀΣ⁻¹x), isotropic (one σ) or anisotropic (two σ and a rotation), or its generalised form
 exp(−½ (xᵀΣ⁻¹x)^β) (β < 1: heavier tails, β > 1: a flatter top); odd square support, edges replicated. Resize:
 torch's area, bilinear or bicubic, chosen uniformly, without antialiasing, so that shrinking may alias as much
-software does. Noise: Gaussian with σ in 8-bit units, or Poisson (photon counting, Poisson(x·P)/P with P photons
+software does, or MATLAB's antialiased bicubic ("matlab", as Pillow and image editors shrink).
+Noise: Gaussian with σ in 8-bit units, or Poisson (photon counting, Poisson(x·P)/P with P photons
 at white, σ at white = 255/√P 8-bit units), independent per channel or one grey field for all channels. JPEG:
 Pillow's libjpeg encoder, in memory, with 4:2:0 chroma as most cameras and web images use. Values are clipped to
 [0, 1] after each stage; the LR ends on 8-bit levels, like a decoded image.
@@ -36,13 +38,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from srgan.data.degrade import imresize_uint8, resize_to
 from srgan.data.draws import normal_draws, poisson_draws, uniform_draws
 from srgan.train.degradation import DegradationPass, RealisticDegradation
 
 # The chain's draws use the dataset seed with the top bit flipped: a stream apart from the crops' own draws.
 _STREAM = 1 << 63
 _PASS_DRAWS = 17  # the uniforms one pass consumes; see _pass
-N_DRAWS = 2 * _PASS_DRAWS + 4  # two passes, then: second pass?, final resize method, final JPEG?, its quality
+# two passes, then: second pass?, final resize method, final JPEG?, its quality, clean LR?
+N_DRAWS = 2 * _PASS_DRAWS + 5
 
 
 def realistic_lr(pixels: torch.Tensor, scale: int, chain: RealisticDegradation, seed: int,
@@ -57,8 +61,10 @@ def degrade_crop(hr: torch.Tensor, scale: int, chain: RealisticDegradation, u: n
     """The chain on one HR crop ``hr`` (3, H, W) float32 in [0, 1], H and W multiples of ``scale``, with its
     ``N_DRAWS`` uniforms ``u``: (3, H/scale, W/scale) float32 in [0, 1] on 8-bit levels (k/255)."""
     lr_size = (hr.shape[1] // scale, hr.shape[2] // scale)
+    second, method, final_jpeg, quality, clean = u[2 * _PASS_DRAWS:]
+    if clean < chain.clean_prob:
+        return imresize_uint8((hr * 255).round_(), 1 / scale).div_(255)
     img = _pass(hr[None], lr_size, chain.first, chain.resize_methods, u[:_PASS_DRAWS])
-    second, method, final_jpeg, quality = u[2 * _PASS_DRAWS:]
     if second < chain.second_prob:
         img = _pass(img, lr_size, chain.second, chain.resize_methods, u[_PASS_DRAWS:2 * _PASS_DRAWS])
     pixels = _to_uint8(_resize(img, lr_size, _choice(method, chain.resize_methods)))
@@ -119,6 +125,8 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
 def _resize(img: torch.Tensor, size: tuple[int, int], method: str) -> torch.Tensor:
     if method == "area":
         out = F.interpolate(img, size=size, mode="area")
+    elif method == "matlab":
+        out = resize_to(img, size)
     else:
         out = F.interpolate(img, size=size, mode=method, align_corners=False)
     return out.clamp_(0, 1)

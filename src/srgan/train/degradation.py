@@ -14,7 +14,9 @@ from typing import Any
 from srgan.errors import SrganError, check_number
 
 DEGRADATIONS = ("bicubic", "realistic")  # how a training patch's LR is made: the paper's, or the random chain
-RESIZE_METHODS = ("area", "bilinear", "bicubic")
+# torch's area, bilinear and bicubic (no antialiasing: shrinking aliases, as in much software), and MATLAB's
+# antialiased bicubic (what Pillow, image editors and the paper's own LR do when shrinking)
+RESIZE_METHODS = ("area", "bilinear", "bicubic", "matlab")
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,10 @@ class RealisticDegradation:
     second_prob: float = 0.5
     final_jpeg_prob: float = 0.8
     final_quality: tuple[int, int] = (30, 95)
-    resize_methods: tuple[str, ...] = RESIZE_METHODS
+    resize_methods: tuple[str, ...] = ("area", "bilinear", "bicubic")
+    # The paper's clean MATLAB-bicubic LR instead of the chain: a model for real photos still meets clean inputs,
+    # and without them it smooths them as if they were compressed.
+    clean_prob: float = 0.0
 
     def __post_init__(self) -> None:
         """Every value is checked where the chain is built (a flag, a TOML table, a resumed run's config.json)."""
@@ -70,6 +75,7 @@ class RealisticDegradation:
             _check_range(prefix + "quality", stage.quality, 1, high=100, whole=True)
         _check_probability("realistic.second_prob", self.second_prob)
         _check_probability("realistic.final_jpeg_prob", self.final_jpeg_prob)
+        _check_probability("realistic.clean_prob", self.clean_prob)
         _check_range("realistic.final_quality", self.final_quality, 1, high=100, whole=True)
         methods = self.resize_methods
         if not isinstance(methods, tuple) or not methods or any(m not in RESIZE_METHODS for m in methods):
