@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from srgan import api, weights
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
-from srgan.fileio import atomic_write
+from srgan.fileio import check_output, write_output
 from srgan.imageread import read_rgb8
 from srgan.metrics import niqe, psnr_y
 
@@ -77,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = Path(args.output)
     try:
-        if out.exists() and not args.overwrite:
-            raise SrganError("already exists (pass --overwrite to replace it)", out)
+        check_output(out, args.overwrite)
         lr, hr = read_rgb8(f"{args.example}.png"), read_rgb8(f"{args.example}_hr.png")
         names = args.model or [weights.DEFAULT_MODEL]
         upscalers = [api.load_model(weights.resolve(name)) for name in names]
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         size_text = f"{hr.shape[1]} x {hr.shape[0]} pixels"
         panels.append((hr, "original", f"NIQE {niqe(hr):.2f}" if args.niqe else size_text))
         fig = figure(lr, panels, box, scale, with_input=not args.no_input)
-        atomic_write(out, lambda tmp: fig.save(tmp, format="PNG", optimize=True))
+        write_output(out, lambda tmp: fig.save(tmp, format="PNG", optimize=True), args.overwrite)
     except SrganError as e:
         print(f"make_figure: error: {e}", file=sys.stderr)
         return 2

@@ -187,12 +187,6 @@ def test_cli_eval_errors_are_one_line(bench: Path, tmp_path: Path, capsys: pytes
         assert out == "" and len(err.splitlines()) == 1
         return err.strip()
 
-    report = tmp_path / "r.json"
-    report.write_text("keep me")
-    err = run("--model", "bicubic", "--data", str(bench), "--json", str(report))
-    assert err == f"srgan eval: error: {report}: already exists (pass --overwrite to replace it)"
-    assert report.read_text() == "keep me"
-
     err = run("--model", "bicubic", "--data", str(tmp_path / "nope"))
     assert err == f"srgan eval: error: {tmp_path / 'nope'}: not a folder"
 

@@ -420,7 +420,7 @@ def test_upscaling_a_folder_in_place_twice_leaves_its_outputs_alone(tmp_path: Pa
     assert upscale(capsys, tmp_path / "shots", "--model", model)[0] == 0
     first = (tmp_path / "shots" / "a_x2.png").read_bytes()
     code, _, err = upscale(capsys, tmp_path / "shots", "--model", model)
-    assert code == 1 and f"{tmp_path / 'shots' / 'a_x2.png'}: output exists" in err  # not replaced unasked
+    assert code == 1 and f"{tmp_path / 'shots' / 'a_x2.png'}: already exists" in err  # not replaced unasked
     assert f"warning: {tmp_path / 'shots' / 'a_x2.png'}: skipped (the output of {tmp_path / 'shots' / 'a.png'})" in err
     code, _, err = upscale(capsys, tmp_path / "shots", "--model", model, "--overwrite")
     assert code == 0 and err.count("skipped") == 1
@@ -444,7 +444,7 @@ def test_two_writers_to_one_output_only_the_first_wins(tmp_path: Path, monkeypat
         return after_the_other
 
     monkeypatch.setattr(imageio, "_encoder", racing)
-    with pytest.raises(weights.SrganError, match="output exists; pass --overwrite"):
+    with pytest.raises(weights.SrganError, match="already exists"):
         Upscaler(tiny_generator(), "cpu", "fp32").upscale_file(src, dst)
     assert dst.read_bytes() == b"the other process's result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "a_x2.png"]  # no temp file left

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from srgan import __version__
 from srgan.errors import SrganError, check_number
+from srgan.fileio import check_output, write_output
 from srgan.imageio import PNG_COMPRESSION
 from srgan.train.config import CONTENT_LOSSES
 from srgan.train.degradation import DEGRADATIONS
@@ -128,8 +129,8 @@ def _eval(args: argparse.Namespace) -> int:
     from srgan.evaluate import bicubic_upscale, evaluate_models, format_table, write_json
 
     json_path = Path(args.json) if args.json else None
-    if json_path is not None and json_path.exists() and not args.overwrite:
-        raise SrganError("already exists (pass --overwrite to replace it)", json_path)
+    if json_path is not None:
+        check_output(json_path, args.overwrite)
     if args.scale is not None:
         check_number("--scale", args.scale, choices=(2, 4, 8))
     names = list(dict.fromkeys(args.model or [weights.DEFAULT_MODEL]))
@@ -151,7 +152,7 @@ def _eval(args: argparse.Namespace) -> int:
                                  args.overwrite, args.degrade)
     print(format_table(report))
     if json_path is not None:
-        write_json(json_path, report)
+        write_json(json_path, report, args.overwrite)
     skipped = report.skipped()
     if skipped and not args.allow_missing:
         return _list_failures(f"srgan eval: {len(skipped)} images left out of the means (pass --allow-missing to "
@@ -428,7 +429,6 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from srgan.report.page import check_output, write_report
     from srgan.report.run import run_folder, run_report
 
     check_number("--crops", args.crops, 0)
@@ -468,7 +468,7 @@ def _report(args: argparse.Namespace) -> int:
         if page is None:
             return _list_failures(
                 f"srgan report: nothing to report ({len(problems)} inputs failed; no file written):", problems)
-    write_report(out, page, args.overwrite)
+    write_output(out, lambda tmp: tmp.write_text(page, encoding="utf-8"), args.overwrite)
     print(f"wrote {out} ({len(page) / 1e6:.1f} MB)")
     if problems:
         return _list_failures(f"srgan report: {len(problems)} inputs left out (listed in the report too):", problems)

@@ -30,7 +30,7 @@ from srgan.data.degrade import imresize, quantize
 from srgan.data.draws import normal_draws
 from srgan.data.realistic import jpeg
 from srgan.errors import SrganError
-from srgan.fileio import atomic_write
+from srgan.fileio import write_output
 from srgan.metrics import blocking, grid_index, niqe, psnr_y, ssim_y
 
 UpscaleFn = Callable[[np.ndarray], np.ndarray]
@@ -269,10 +269,10 @@ def results_json(report: Report) -> dict[str, Any]:
     }
 
 
-def write_json(path: str | Path, report: Report) -> None:
-    """Write :func:`results_json` to ``path`` (replacing it atomically)."""
+def write_json(path: str | Path, report: Report, overwrite: bool = False) -> None:
+    """Write :func:`results_json` to ``path``; an existing file only with ``overwrite``."""
     text = json.dumps(results_json(report), indent=2) + "\n"
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    write_output(path, lambda tmp: tmp.write_text(text), overwrite)
 
 
 def _metric(name: str) -> Metric:
@@ -310,6 +310,4 @@ def _score_folder(folder: Path, scale: int, image_of: Callable[[str, np.ndarray,
 
 
 def _save_png(img: np.ndarray, path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise SrganError("already exists (pass --overwrite to replace it)", path)
-    atomic_write(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG"))
+    write_output(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG"), overwrite)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from srgan.errors import SrganError
-from srgan.fileio import atomic_write
+from srgan.fileio import check_output, write_output
 from srgan.models import Generator
 
 OPSET = 18  # the lowest opset PyTorch's exporter implements natively (no version conversion step)
@@ -44,8 +44,7 @@ def export_onnx(model: Generator, path: str | Path, dynamic: bool, size: tuple[i
     missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
     if missing:
         raise SrganError(f"ONNX export needs {' and '.join(missing)}: pip install 'srgan[onnx]'")
-    if not overwrite and path.exists():
-        raise SrganError("output exists; pass --overwrite to replace it", path)
+    check_output(path, overwrite)
     net = ImageOutput(model).eval().float().cpu()
     example = torch.rand(1, 3, *size)
     shapes = None
@@ -59,10 +58,7 @@ def export_onnx(model: Generator, path: str | Path, dynamic: bool, size: tuple[i
                               opset_version=OPSET, dynamo=True, dynamic_shapes=shapes, external_data=False,
                               verbose=False)
 
-    try:
-        return atomic_write(path, write)
-    except OSError as e:
-        raise SrganError(f"cannot write output ({e.strerror or e})", path) from e
+    return write_output(path, write, overwrite)
 
 
 def verify_onnx(path: str | Path, model: Generator, dynamic: bool, size: tuple[int, int] = (64, 64)) -> float | None:

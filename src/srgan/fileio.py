@@ -4,7 +4,9 @@ A reader (or a crash, or a kill) therefore never sees a partial file, and an int
 version in place. The temporary name keeps the target's extension, so writers that look at it (Pillow, numpy)
 behave, and it starts with a dot, so folder scans skip it. New files get the usual umask permissions. Without
 ``replace`` the last step is exclusive (a hard link, which fails if the target exists), so of two writers racing
-for one new file exactly one succeeds and neither replaces the other's.
+for one new file exactly one succeeds and neither replaces the other's. A command's output (an upscaled image, a
+report, an ONNX file, eval's JSON and images) goes through ``write_output``, which also refuses to replace a file
+without ``--overwrite``, in the same words for every command.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from srgan.errors import SrganError
+
+_EXISTS = "already exists (pass --overwrite to replace it)"
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object], durable: bool = False,
@@ -46,6 +50,31 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], durable: boo
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def check_output(path: str | Path, overwrite: bool) -> None:
+    """Refuse to write a command's output over an existing file without ``overwrite`` (or onto a folder at all):
+    every command calls this before its expensive part, and every one says the same."""
+    path = Path(path)
+    if path.is_dir():
+        raise SrganError("is a folder; give a file name", path)
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise SrganError(_EXISTS, path)
+
+
+def write_output(path: str | Path, write: Callable[[Path], object], overwrite: bool) -> Path:
+    """``atomic_write`` of a command's output after ``check_output``. Without ``overwrite`` the final step is
+    exclusive, so a file that appeared meanwhile (another writer) is kept and refused the same way; a failed write
+    is one line naming the file."""
+    check_output(path, overwrite)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)  # here, so a file in its way is not "already exists"
+        try:
+            return atomic_write(path, write, replace=overwrite)
+        except FileExistsError as e:
+            raise SrganError(_EXISTS, path) from e
+    except OSError as e:
+        raise SrganError(f"cannot write output ({e.strerror or e})", path) from e
 
 
 def _link_new(tmp: Path, path: Path) -> None:

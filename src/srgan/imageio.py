@@ -41,7 +41,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from srgan.errors import SrganError, check_number
-from srgan.fileio import atomic_write
+from srgan.fileio import check_output, write_output
 
 DEFAULT_MAX_PIXELS = 50_000_000  # ~ an 8700 × 5800 photo; raise with --max-pixels
 PNG_COMPRESSION = 3  # zlib level of PNG outputs (--png-compression): 3x faster than 6, 9% larger; benchmarks/README.md
@@ -172,8 +172,7 @@ def prepare_output(path: Path, overwrite: bool) -> str:
     """The format ``path`` will be written in, after creating its folder; raises if the folder cannot be made or
     if writing would replace a file without ``overwrite`` (so callers can fail before expensive work)."""
     fmt = output_format(path)
-    if not overwrite and path.exists():
-        raise SrganError("output exists; pass --overwrite to replace it", path)
+    check_output(path, overwrite)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -196,12 +195,7 @@ def save(picture: Picture, path: str | Path, overwrite: bool = False,
         with open(tmp, "xb") as f:
             write(f)
 
-    try:
-        return atomic_write(path, write_file, replace=overwrite)
-    except FileExistsError as e:  # it appeared while this one was being encoded: another writer was first
-        raise SrganError("output exists; pass --overwrite to replace it", path) from e
-    except OSError as e:
-        raise SrganError(f"cannot write output ({e.strerror or e})", path) from e
+    return write_output(path, write_file, overwrite)
 
 
 # ---------------------------------------------------------------- loading

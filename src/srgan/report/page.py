@@ -1,5 +1,5 @@
 """What both kinds of report page share: the frame (inline CSS and JS, a Content-Security-Policy that forbids any
-fetch), escaping, PNG data: URIs, and writing the page."""
+fetch), escaping, PNG data: URIs. ``srgan report`` writes the page with ``fileio.write_output`` like every output."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ import datetime
 import html
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 from srgan import __version__
-from srgan.errors import SrganError
-from srgan.fileio import atomic_write
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
@@ -42,23 +39,3 @@ def esc(text: str) -> str:
 def png_uri(png: bytes) -> str:
     """PNG file bytes as a ``data:image/png;base64,…`` URI (the page fetches nothing)."""
     return "data:image/png;base64," + base64.b64encode(png).decode()
-
-
-def check_output(path: Path, overwrite: bool) -> None:
-    """Fail before any work when the report would replace a file without ``overwrite``."""
-    if path.is_dir():
-        raise SrganError("is a folder; give the report's file name (e.g. report.html)", path)
-    if path.exists() and not overwrite:
-        raise SrganError("already exists (pass --overwrite to replace it)", path)
-
-
-def write_report(path: Path, page: str, overwrite: bool) -> Path:
-    """Write ``page`` to ``path`` with the one atomic write (never a partial report; a new file gets the umask
-    permissions, since reports are made to be shared; without ``overwrite`` two writers cannot both win)."""
-    check_output(path, overwrite)
-    try:
-        return atomic_write(path, lambda tmp: tmp.write_text(page, encoding="utf-8"), replace=overwrite)
-    except FileExistsError as e:  # appeared since the check: another writer got there first
-        raise SrganError("already exists (pass --overwrite to replace it)", path) from e
-    except OSError as e:
-        raise SrganError(f"cannot write the report ({e.strerror or e})", path) from e
