@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from srgan import runtime, tiling
 from srgan.api import Upscaler, memory_budget
-from srgan.imageio import Picture
+from srgan.images import Picture
 from srgan.models import Generator
 
 TARGET_GB = 3.0

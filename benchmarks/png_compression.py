@@ -1,6 +1,6 @@
-"""Encoding time and size of PNG outputs per zlib level, to choose ``srgan.imageio.PNG_COMPRESSION``.
+"""Encoding time and size of PNG outputs per zlib level, to choose ``srgan.images.PNG_COMPRESSION``.
 
-Each input (e.g. a real ×4 result of ``srgan upscale``) is decoded once and written with ``srgan.imageio.save``,
+Each input (e.g. a real ×4 result of ``srgan upscale``) is decoded once and written with ``srgan.images.save``,
 the writer ``srgan upscale`` uses, at every level; the best of ``--repeat`` runs is kept. Prints a Markdown table.
 
 Usage: python benchmarks/png_compression.py IMAGE.png [...] [--levels 0 1 3 6 9] [--repeat 3]
@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from srgan import imageio
+from srgan import images
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
     ap.add_argument("--levels", nargs="+", type=int, default=[0, 1, 3, 6, 9], help="zlib levels (0 1 3 6 9)")
     ap.add_argument("--repeat", type=int, default=3, help="timed encodings per level (best is kept)")
     args = ap.parse_args()
-    pictures = {path.name: imageio.load(path) for path in args.images}
+    pictures = {path.name: images.load(path) for path in args.images}
     print("| image | " + " | ".join(f"level {level}" for level in args.levels) + " |")
     print("|---|" + "---|" * len(args.levels))
     totals = {level: [0.0, 0] for level in args.levels}
@@ -35,7 +35,7 @@ def main() -> None:
                 times = []
                 for _ in range(args.repeat):
                     start = time.perf_counter()
-                    imageio.save(picture, out, overwrite=True, png_compression=level)
+                    images.save(picture, out, overwrite=True, png_compression=level)
                     times.append(time.perf_counter() - start)
                 size = out.stat().st_size
                 totals[level][0] += min(times)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from srgan import imageio, runtime, tiling, weights
+from srgan import images, runtime, tiling, weights
 from srgan.api import Upscaler
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
@@ -257,10 +257,10 @@ def _io_times(img: np.ndarray, scale: int, folder: Path) -> str:
     """Decode/encode of a PNG of the input and of an output-sized image: excluded from the table's times."""
     h, w, _ = img.shape
     src, dst = folder / "in.png", folder / "out.png"
-    big = imageio.Picture(np.repeat(np.repeat(img, scale, 0), scale, 1), None)
-    imageio.save(imageio.Picture(img, None), src, overwrite=True)
-    t_dec = timed(lambda: imageio.load(src))
-    t_enc = timed(lambda: imageio.save(big, dst, overwrite=True))
+    big = images.Picture(np.repeat(np.repeat(img, scale, 0), scale, 1), None)
+    images.save(images.Picture(img, None), src, overwrite=True)
+    t_dec = timed(lambda: images.load(src))
+    t_enc = timed(lambda: images.save(big, dst, overwrite=True))
     return f"{w}×{h}: PNG decode of the input {t_dec:.3f} s, PNG encode of the {scale}× output {t_enc:.3f} s"
 
 

@@ -21,7 +21,7 @@ from srgan import api, weights
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
 from srgan.fileio import check_output, write_output
-from srgan.imageread import read_rgb8
+from srgan.images import read_rgb8
 from srgan.metrics import niqe, psnr_y
 
 ROOT = Path(__file__).resolve().parent.parent

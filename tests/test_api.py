@@ -8,7 +8,7 @@ from PIL import Image
 
 import srgan
 from srgan import api, weights
-from srgan.api import Upscaler, fill_transparent, plan_jobs
+from srgan.api import Upscaler, fill_transparent
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
 from srgan.models import Generator
@@ -167,35 +167,6 @@ def test_fill_transparent() -> None:
     assert np.array_equal(filled[known], color[known])
     assert np.allclose(filled[:, 4], [1, 0, 0]) and np.allclose(filled[:, 11], [0, 0, 1])  # nearest side wins
     assert np.array_equal(fill_transparent(color, np.ones((8, 16), bool)), color)
-
-
-def test_plan_jobs_mirrors_folders_and_names_outputs(tmp_path: Path) -> None:
-    src = tmp_path / "in"
-    for rel in ("a.png", "sub/b.JPG", "sub/deep/c.gif", "notes.txt", ".hidden.png", "out/old_x2.png"):
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        (src / rel).write_bytes(b"x")
-    jobs, problems = plan_jobs([str(src)], src / "out", "_x2", None)
-    assert problems == []
-    assert {(j.src.relative_to(src).as_posix(), j.dst.relative_to(src / "out").as_posix()) for j in jobs} == {
-        ("a.png", "a_x2.png"), ("sub/b.JPG", "sub/b_x2.JPG"), ("sub/deep/c.gif", "sub/deep/c_x2.png")}
-    jobs, _ = plan_jobs([str(src / "a.png")], None, "_x2", "webp")
-    assert [j.dst for j in jobs] == [src / "a_x2.webp"]
-    jobs, _ = plan_jobs([str(src / "a.png")], tmp_path / "result.tif", "_x2", None)
-    assert [j.dst for j in jobs] == [tmp_path / "result.tif"]
-    jobs, problems = plan_jobs([str(src / "sub" / "*.JPG"), str(tmp_path / "nope.png"), str(tmp_path / "*.bmp")],
-                               tmp_path / "o", "_x2", None)
-    assert [j.dst for j in jobs] == [tmp_path / "o" / "b_x2.JPG"]
-    assert problems == [f"{tmp_path / 'nope.png'}: no such file or folder",
-                        f"{tmp_path / '*.bmp'}: no file matches this pattern"]
-
-
-def test_plan_jobs_refuses_ambiguous_outputs(tmp_path: Path) -> None:
-    for name in ("a.png", "a.jpg"):
-        (tmp_path / name).write_bytes(b"x")
-    jobs, problems = plan_jobs([str(tmp_path / "a.png"), str(tmp_path / "a.jpg")], tmp_path / "o", "", "png")
-    assert len(jobs) == 1 and "writes the same output as" in problems[0]
-    with pytest.raises(SrganError, match="needs exactly one input file"):
-        plan_jobs([str(tmp_path)], tmp_path / "one.png", "_x2", None)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])

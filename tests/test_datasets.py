@@ -1,14 +1,13 @@
-"""Image decoding, the patch dataset (determinism, augmentation, bad files) and evaluation pairs."""
+"""The patch dataset (determinism, augmentation, bad files, the decode cache) and evaluation pairs."""
 
 from __future__ import annotations
 
 import io
 import pickle
-import struct
 import warnings
-import zlib
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 import pytest
 import torch
@@ -20,7 +19,6 @@ from srgan.data import cache as cache_module
 from srgan.data.datasets import uniform_draws
 from srgan.data.realistic import realistic_lr
 from srgan.errors import SrganError
-from srgan.imageread import read_rgb8
 from srgan.train.degradation import RealisticDegradation
 
 RNG = np.random.default_rng(0)
@@ -30,105 +28,10 @@ def rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
-def png16_rgb(path: Path, arr: np.ndarray) -> Path:
-    """A 16-bit RGB PNG written by hand (Pillow cannot write one): IHDR, one zlib IDAT, IEND."""
-    h, w, _ = arr.shape
-    raw = b"".join(b"\x00" + arr[y].astype(">u2").tobytes() for y in range(h))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
-                     + chunk(b"IEND", b""))
-    return path
-
-
-# ---- read_rgb8 --------------------------------------------------------------------------------------------
-
-
-def test_read_modes(tmp_path: Path) -> None:
-    img = rgb(9, 7)
-    Image.fromarray(img).save(tmp_path / "rgb.png")
-    np.testing.assert_array_equal(read_rgb8(tmp_path / "rgb.png"), img)
-
-    grey = img[..., 0]
-    Image.fromarray(grey).save(tmp_path / "grey.png")
-    np.testing.assert_array_equal(read_rgb8(tmp_path / "grey.png"), np.repeat(grey[..., None], 3, axis=2))
-
-    rgba = np.dstack([img, np.full(img.shape[:2], 10, np.uint8)])  # nearly transparent: colour kept as stored
-    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "rgba.png")
-    np.testing.assert_array_equal(read_rgb8(tmp_path / "rgba.png"), img)
-
-    Image.fromarray(np.dstack([grey, grey]), mode="LA").save(tmp_path / "la.png")
-    np.testing.assert_array_equal(read_rgb8(tmp_path / "la.png"), np.repeat(grey[..., None], 3, axis=2))
-
-    pal = Image.fromarray(img).quantize(16)
-    pal.save(tmp_path / "pal.png")
-    np.testing.assert_array_equal(read_rgb8(tmp_path / "pal.png"), np.asarray(pal.convert("RGB")))
-
-    Image.new("1", (5, 4), 1).save(tmp_path / "bw.bmp")
-    assert (read_rgb8(tmp_path / "bw.bmp") == 255).all()
-
-
-def test_read_cmyk(tmp_path: Path) -> None:
-    cmyk = np.zeros((4, 6, 4), dtype=np.uint8)
-    cmyk[:, 3:, 1:3] = 255  # right half: full magenta + yellow = red
-    Image.fromarray(cmyk, mode="CMYK").save(tmp_path / "c.tif")
-    out = read_rgb8(tmp_path / "c.tif")
-    assert out.shape == (4, 6, 3)
-    assert (out[:, :3] == 255).all()  # no ink = white
-    assert (out[:, 3:] == [255, 0, 0]).all()
-
-
-def test_read_16_bit(tmp_path: Path) -> None:
-    grey = np.array([[0, 255, 257, 32896, 65535, 1000]], dtype=np.uint16)
-    Image.fromarray(grey).save(tmp_path / "g16.png")
-    expected = np.round(grey / 257).astype(np.uint8)  # v · 255/65535, rounded
-    out = read_rgb8(tmp_path / "g16.png")
-    np.testing.assert_array_equal(out, np.repeat(expected[..., None], 3, axis=2))
-    assert expected.tolist() == [[0, 1, 1, 128, 255, 4]]
-
-    colour = np.array([[[0, 65535, 32896], [65279, 257, 512]]], dtype=np.uint16)
-    out = read_rgb8(png16_rgb(tmp_path / "rgb16.png", colour))
-    np.testing.assert_array_equal(out, colour >> 8)  # full range kept: 0 → 0, 65535 → 255
-
-
-def test_exif_orientation_is_applied(tmp_path: Path) -> None:
-    img = rgb(4, 6)
-    exif = Image.Exif()
-    exif[0x0112] = 6  # "rotate 90° clockwise to display"
-    Image.fromarray(img).save(tmp_path / "o.png", exif=exif)
-    np.testing.assert_array_equal(read_rgb8(tmp_path / "o.png"), np.rot90(img, -1))
-
-
 def _png_bytes(img: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG")
     return buf.getvalue()
-
-
-@pytest.mark.parametrize(("kind", "message"), [
-    ("text", "not an image file"), ("random", "not an image file"), ("truncated", "cannot decode"),
-    ("empty", "not an image file"), ("float", "mode F"), ("missing", "no such file"),
-])
-def test_read_errors_name_the_file(tmp_path: Path, kind: str, message: str) -> None:
-    path = tmp_path / f"{kind}.png"
-    if kind == "text":
-        path.write_text("this is not a picture\n")
-    elif kind == "random":
-        path.write_bytes(RNG.integers(0, 256, 500, dtype=np.uint8).tobytes())
-    elif kind == "truncated":
-        data = _png_bytes(rgb(64, 64))
-        path.write_bytes(data[: len(data) // 2])
-    elif kind == "empty":
-        path.write_bytes(b"")
-    elif kind == "float":
-        path = tmp_path / "f.tif"
-        Image.fromarray(np.ones((4, 4), np.float32), mode="F").save(path)
-    with pytest.raises(SrganError, match=message) as e:
-        read_rgb8(path)
-    assert str(path) in str(e.value) and len(str(e.value).splitlines()) == 1
 
 
 # ---- PatchDataset -------------------------------------------------------------------------------------------
@@ -274,19 +177,24 @@ def test_bad_files_are_skipped_with_a_warning_naming_each(folder: Path, tmp_path
         "palette.bmp": Image.fromarray(rgb(64, 64)).quantize(8),
         "cmyk.jpeg": Image.fromarray(rgb(64, 64, 5)).convert("CMYK"),
         "sixteen.TIFF": Image.fromarray(rgb(64, 64)[..., 0].astype(np.uint16) * 257),
+        "still.gif": Image.fromarray(rgb(64, 64)).quantize(64),
     }
     for name, im in usable.items():
         im.save(folder / name)
-    png16_rgb(folder / "rgb16.png", rgb(64, 64).astype(np.uint16) * 200)
+    (folder / "rgb16.png").write_bytes(imagecodecs.png_encode(rgb(64, 64).astype(np.uint16) * 200))
+    Image.fromarray(rgb(64, 64)).save(folder / ".hidden.png")  # left out like every command leaves it out
+    (folder / "dangling.png").symlink_to(tmp_path / "gone.png")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = make(folder, tmp_path, patch=48, scale=4)
-    bad = {"small.png", "text.png", "random.jpg", "truncated.png"}
+    bad = {"small.png", "text.png", "random.jpg", "truncated.png", "dangling.png"}
     assert {Path(f).name for f, _ in ds.skipped} == bad
     messages = [str(w.message) for w in caught]
     for name in bad:
         assert sum(str(folder / name) in m for m in messages) == 1
-    assert "smaller than the 48×48 crop" in dict((Path(f).name, r) for f, r in ds.skipped)["small.png"]
+    reasons = dict((Path(f).name, r) for f, r in ds.skipped)
+    assert "smaller than the 48×48 crop" in reasons["small.png"]
+    assert reasons["dangling.png"] == f"broken symbolic link to {tmp_path / 'gone.png'}"
     assert {p.name for p in ds.sources} == {"a.png", "b.JPG", "rgb16.png", *usable}
     for i in range(len(ds.sources) * 4):
         lr, hr = ds[i]

@@ -18,7 +18,7 @@ from srgan.data.degrade import imresize
 from srgan.data.realistic import jpeg
 from srgan.errors import SrganError
 from srgan.evaluate import DEGRADE_PRESETS, bicubic_upscale, evaluate, evaluate_hr, evaluate_models
-from srgan.imageread import read_rgb8
+from srgan.images import read_rgb8
 from srgan.metrics import blocking, grid_index, niqe, psnr_y, ssim_y
 
 from .conftest import tiny_generator
@@ -208,7 +208,7 @@ def test_cli_eval_fails_when_images_are_left_out(bench: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """A mean over fewer images than the folder holds is not the benchmark's: say so in the exit status and JSON."""
     (bench / "zz_broken.png").write_text("not an image")
-    reason = "not an image file, or in a format Pillow cannot read"
+    reason = "not an image file (or a format Pillow cannot read)"
     report = tmp_path / "r.json"
     assert main(["eval", "--model", "bicubic", "--data", str(bench), "--json", str(report)]) == 1
     out, err = capsys.readouterr()

@@ -10,7 +10,7 @@ import pytest
 
 from srgan.data import EvalPairs
 from srgan.data.degrade import imresize
-from srgan.imageread import read_rgb8
+from srgan.images import read_rgb8
 from srgan.metrics import _nearest, niqe, rgb_to_y
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"

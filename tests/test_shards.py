@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from srgan import weights
-from srgan.api import Job, shard
+from srgan.batch import Job, shard
 from srgan.errors import SrganError
 
 from .conftest import tiny_generator

@@ -8,7 +8,7 @@ import pytest
 import tifffile
 from PIL import Image, ImageCms
 
-from srgan import imageio, weights
+from srgan import images, weights
 from srgan.api import Upscaler
 
 from .conftest import tiny_generator
@@ -31,7 +31,7 @@ def model(tmp_path: Path) -> Path:
     return weights.save(tiny_generator(scale=2, n_blocks=2), tmp_path / "tiny.safetensors")
 
 
-def reference(picture: imageio.Picture) -> imageio.Picture:
+def reference(picture: images.Picture) -> images.Picture:
     """The same computation through the Python API, in this process."""
     return Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32").upscale_picture(picture)
 
@@ -111,14 +111,14 @@ def test_done_when_mixed_folder_with_two_corrupt_files(tmp_path: Path, model: Pa
         with Image.open(out_of(name)) as im:
             assert im.mode == mode and im.size == (2 * W, 2 * H), name
             if name.endswith(".png"):
-                ref = reference(imageio.load(files[name]))
-                assert np.array_equal(imageio.load(out_of(name)).color, ref.color), name
+                ref = reference(images.load(files[name]))
+                assert np.array_equal(images.load(out_of(name)).color, ref.color), name
     g16 = imagecodecs.png_decode(out_of("g16.png").read_bytes())
     c16 = imagecodecs.png_decode(out_of("c16.png").read_bytes())
     t16 = tifffile.imread(out_of("rgba16.tif"))
     assert g16.dtype == c16.dtype == t16.dtype == np.uint16
     assert g16.shape == (2 * H, 2 * W) and c16.shape == (2 * H, 2 * W, 3) and t16.shape == (2 * H, 2 * W, 4)
-    assert np.array_equal(c16, reference(imageio.load(files["c16.png"])).color)
+    assert np.array_equal(c16, reference(images.load(files["c16.png"])).color)
     with Image.open(out_of("nested/deep.webp")) as im:
         assert im.size == (2 * W, 2 * H)
     with Image.open(out_of("rotated.jpg")) as im:
@@ -215,8 +215,8 @@ def test_png_compression_changes_size_not_pixels(tmp_path: Path, model: Path) ->
         assert r.returncode == 0, r.stderr
     for name in ("rgb_x2.png", "c16_x2.png"):
         stored, packed = tmp_path / "0" / name, tmp_path / "9" / name
-        assert np.array_equal(imageio.load(stored).color, imageio.load(packed).color), name
-        assert imageio.load(packed).color.dtype == (np.uint16 if name.startswith("c16") else np.uint8)
+        assert np.array_equal(images.load(stored).color, images.load(packed).color), name
+        assert images.load(packed).color.dtype == (np.uint16 if name.startswith("c16") else np.uint8)
         assert stored.stat().st_size > packed.stat().st_size, name
     r = srgan("upscale", tmp_path / "rgb.png", "-o", tmp_path / "bad", "--model", model, "--png-compression", "10")
     assert r.returncode == 2 and "--png-compression must be one of 0, 1, 2" in r.stderr

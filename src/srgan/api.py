@@ -5,7 +5,7 @@
     big = up.upscale(Image.open("photo.jpg"))          # PIL in, PIL out; numpy uint8/uint16 in, same out
     up.upscale_file("photo.jpg", "photo_x4.jpg")       # keeps bit depth, alpha, ICC, EXIF; saved upright
 
-Images go through ``srgan.imageio`` (decoding, metadata) and ``srgan.tiling`` (seamless tiles); this module turns
+Images go through ``srgan.images`` (decoding, metadata) and ``srgan.tiling`` (seamless tiles); this module turns
 pixels into the network's float tensors and back. Grayscale is replicated to RGB for the network and brought
 back with Rec. 601 luma (Pillow's L conversion). Alpha never goes through colour: it is upscaled on its own with
 MATLAB bicubic (``alpha="bicubic"``) or by the network on replicated channels (``alpha="model"``), and the colour
@@ -17,13 +17,9 @@ divide by tiny alphas after it.
 
 from __future__ import annotations
 
-import errno
-import glob
 import math
 import os
-import stat
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
@@ -33,10 +29,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from srgan import imageio, runtime, tiling, weights
+from srgan import images, runtime, tiling, weights
 from srgan.data.degrade import imresize, output_size, quantize, resize_to
 from srgan.errors import SrganError, check_number
-from srgan.imageio import Picture
+from srgan.images import Picture
 from srgan.models import Generator
 from srgan.models.fast import optimize_for_inference
 
@@ -162,25 +158,25 @@ class Upscaler:
         in-memory images (``upscale_file`` does).
         """
         if isinstance(image, Image.Image):
-            return imageio.to_pil(self.upscale_picture(imageio.from_pil(image)))
+            return images.to_pil(self.upscale_picture(images.from_pil(image)))
         if isinstance(image, np.ndarray):
             return _to_array(self.upscale_picture(_from_array(image)), image.ndim)
         raise TypeError(f"expected a PIL.Image or a numpy array, got {type(image).__name__}")
 
     def upscale_file(self, src: str | Path, dst: str | Path, overwrite: bool = False,
-                     max_pixels: int | None = imageio.DEFAULT_MAX_PIXELS,
+                     max_pixels: int | None = images.DEFAULT_MAX_PIXELS,
                      progress: Callable[[int, int], None] | None = None,
-                     png_compression: int = imageio.PNG_COMPRESSION) -> Path:
+                     png_compression: int = images.PNG_COMPRESSION) -> Path:
         """Read ``src``, upscale, write ``dst`` (format from its extension, ``png_compression`` the zlib level 0-9
         of a PNG) atomically; returns ``dst``."""
         dst = Path(dst)
-        imageio.prepare_output(dst, overwrite)  # fail before the expensive part
-        picture = imageio.load(src, max_pixels)
+        images.prepare_output(dst, overwrite)  # fail before the expensive part
+        picture = images.load(src, max_pixels)
         try:
             result = self.upscale_picture(picture, progress)
         except SrganError as e:  # what went wrong with the pixels is reported against their file
             raise SrganError(e.problem, src) from e
-        return imageio.save(result, dst, overwrite, png_compression)
+        return images.save(result, dst, overwrite, png_compression)
 
     def upscale_picture(self, picture: Picture, progress: Callable[[int, int], None] | None = None) -> Picture:
         """Upscale colour and alpha of a decoded picture; metadata is carried with its resolution scaled."""
@@ -313,122 +309,3 @@ def _to_array(picture: Picture, ndim: int) -> np.ndarray:
     if picture.alpha is not None:
         return np.concatenate([picture.color, picture.alpha[:, :, None]], axis=2)
     return picture.color[:, :, 0] if ndim == 2 else picture.color
-
-
-# ---------------------------------------------------------------- batches of files (the `upscale` command)
-
-
-@dataclass(frozen=True)
-class Job:
-    """One input file and where its result goes."""
-
-    src: Path
-    dst: Path
-
-
-def find_inputs(inputs: Sequence[str], exclude: Path | None = None) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """Files named by ``inputs`` (files, folders searched recursively, glob patterns) as (file, path relative to
-    its folder input) pairs, and one message per input that names nothing or cannot be one. Folder searches keep
-    files with an image extension (``imageio.INPUT_EXTENSIONS``), skip hidden files and anything under ``exclude``
-    silently, and name every other entry with an image name that is no image file (a broken or looping link, a
-    link to a folder); links to folders are not followed. Links are never resolved with an exception: a loop
-    is one message, not the end of the batch."""
-    found: list[tuple[Path, Path]] = []
-    problems: list[str] = []
-    outside = None if exclude is None else Path(os.path.realpath(exclude))
-    for text in inputs:
-        path = Path(text)
-        if path.is_dir():
-            counts = len(found), len(problems)
-            for f in sorted(path.rglob("*")):
-                rel = f.relative_to(path)
-                if (f.suffix.lower() not in imageio.INPUT_EXTENSIONS or any(p.startswith(".") for p in rel.parts)
-                        or (outside is not None and Path(os.path.realpath(f)).is_relative_to(outside))
-                        or (f.is_dir() and not f.is_symlink())):  # a folder named like an image is searched
-                    continue
-                why = _not_a_file(f)
-                if why:
-                    problems.append(f"{f}: skipped ({why})")
-                else:
-                    found.append((f, rel))
-            if (len(found), len(problems)) == counts:
-                problems.append(f"{text}: no images in this folder")
-        elif path.exists() or path.is_symlink():
-            found.append((path, Path(path.name)))
-        elif any(c in text for c in "*?["):
-            matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))]
-            for m in matches:
-                why = None if m.is_dir() and not m.is_symlink() else _not_a_file(m)
-                if why:
-                    problems.append(f"{m}: skipped ({why})")
-                elif not m.is_dir():
-                    found.append((m, Path(m.name)))
-            if not matches:
-                problems.append(f"{text}: no file matches this pattern")
-        else:
-            problems.append(f"{text}: no such file or folder")
-    return found, problems
-
-
-def _not_a_file(path: Path) -> str | None:
-    """Why ``path`` cannot be read as an image file, or None if it is a regular file (after links)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return "symbolic link loop"
-        if path.is_symlink():
-            return f"broken symbolic link to {os.readlink(path)}"
-        return e.strerror or str(e)
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return None if stat.S_ISREG(mode) else "not a regular file"
-
-
-def plan_jobs(inputs: Sequence[str], output: str | Path | None, suffix: str, fmt: str | None,
-              ) -> tuple[list[Job], list[str]]:
-    """Where each input's result goes, and the problems found on the way.
-
-    ``output`` None: next to each input. An ``output`` with an image extension that is not an existing folder
-    is a file, allowed for exactly one input file. Otherwise it is a folder; files found in a folder input keep
-    their path relative to it. Names are ``<stem><suffix>.<ext>``, ext from ``fmt`` or else the input's (GIF and
-    other extensions srgan does not write become .png). Two inputs may not share an output. An input that is the
-    output of another (``srgan upscale DIR`` run twice in place) is skipped with a warning, not upscaled again.
-    """
-    if os.sep in suffix or (os.altsep and os.altsep in suffix):
-        raise SrganError(f"--suffix must be part of a file name, got {suffix!r} (it holds a path separator)")
-    out = None if output is None else Path(output)
-    out_is_file = out is not None and out.suffix.lower() in imageio.EXTENSION_FORMATS and not out.is_dir()
-    found, problems = find_inputs(inputs, exclude=None if out is None or out_is_file else out)
-    if out_is_file and (len(found) != 1 or Path(inputs[0]).is_dir() or len(inputs) != 1):
-        raise SrganError(f"-o {out} names a file, so it needs exactly one input file (got {len(found)}); "
-                         "give a folder to write several results")
-    jobs: list[Job] = []
-    seen: dict[Path, Path] = {}
-    for src, rel in found:
-        ext = f".{fmt}" if fmt else (src.suffix if src.suffix.lower() in imageio.EXTENSION_FORMATS else ".png")
-        name = f"{src.stem}{suffix}{ext}"
-        dst = out if out_is_file else src.with_name(name) if out is None else out / rel.parent / name
-        key = Path(os.path.abspath(dst))
-        if key in seen:
-            problems.append(f"{src}: writes the same output as {seen[key]} ({dst}); rename one of them")
-            continue
-        seen[key] = src
-        jobs.append(Job(src, dst))
-    kept = []
-    for job in jobs:
-        maker = seen.get(Path(os.path.abspath(job.src)))
-        if maker is not None and maker != job.src:
-            warnings.warn(f"{job.src}: skipped (the output of {maker})", stacklevel=2)
-        else:
-            kept.append(job)
-    return kept, problems
-
-
-def shard(jobs: Sequence[Job], rank: int, size: int) -> list[Job]:
-    """The jobs of process ``rank`` out of ``size`` (torchrun): every ``size``-th of the jobs sorted by input path,
-    starting at ``rank``. Every process computes the same split from the same plan, without talking to the others,
-    so each input is done by exactly one; sorting makes the split independent of the order inputs were found in."""
-    check_number("rank", rank, 0)
-    check_number("size", size, rank, strict=True)
-    return sorted(jobs, key=lambda job: str(job.src))[rank::size]

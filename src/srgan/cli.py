@@ -11,7 +11,7 @@ from typing import TextIO
 from srgan import __version__
 from srgan.errors import SrganError, check_number
 from srgan.fileio import check_output, write_output
-from srgan.imageio import PNG_COMPRESSION
+from srgan.images import PNG_COMPRESSION
 from srgan.train.config import CONTENT_LOSSES
 from srgan.train.degradation import DEGRADATIONS
 
@@ -235,9 +235,10 @@ def _upscale_shard(args: argparse.Namespace, rank: int, size: int, device: str) 
     from tqdm import tqdm
 
     from srgan import api, runtime, weights
-    from srgan.api import OutputSize, Upscaler, model_for, plan_jobs, shard
+    from srgan.api import OutputSize, Upscaler, model_for
+    from srgan.batch import plan_jobs, shard
     from srgan.errors import check_number
-    from srgan.imageio import DEFAULT_MAX_PIXELS
+    from srgan.images import DEFAULT_MAX_PIXELS
 
     for flag, value, low in (("--max-pixels", args.max_pixels, 0), ("--overlap", args.overlap, 0),
                              ("--batch", args.batch, 1), ("--tile", None if args.tile == "auto" else args.tile, 0)):

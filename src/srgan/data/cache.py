@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from srgan.fileio import atomic_write
-from srgan.imageread import read_rgb8
+from srgan.images import read_rgb8
 
-_VERSION = "rgb8-v1"  # bump when read_rgb8's output for the same file changes
+# Bump when read_rgb8's output for the same file changes. v2: one decoder for every command (16-bit RGB rounded
+# from all 16 bits, CMYK through its ICC profile).
+_VERSION = "rgb8-v2"
 
 
 def default_cache_dir() -> Path:

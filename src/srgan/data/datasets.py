@@ -8,8 +8,10 @@ in any process, with any number of workers, and a resumed run continues exactly.
 
 Images are decoded once into the memory-mapped store of ``srgan.data.cache`` (see there for why); a dataset keeps
 only entry paths and sizes, opening the maps lazily in whichever process reads them, so it pickles cheaply into
-DataLoader workers. Files that cannot be used (undecodable, or smaller than the crop) are skipped: each gets one
-``warnings.warn`` naming the file, and ``skipped`` lists (file, reason) pairs.
+DataLoader workers. Folders are searched and files decoded as by every other command (``srgan.images``: one
+extension list, hidden files left out, the same pixels ``srgan upscale`` sees). Files that cannot be used (broken
+links, undecodable, or smaller than the crop) are skipped: each gets one ``warnings.warn`` naming the file, and
+``skipped`` lists (file, reason) pairs.
 """
 
 from __future__ import annotations
@@ -29,19 +31,10 @@ from srgan.data.degrade import imresize, imresize_uint8
 from srgan.data.draws import uniform_draws
 from srgan.data.realistic import RealisticDegradation, realistic_lr
 from srgan.errors import SrganError
-from srgan.imageread import read_rgb8
+from srgan.images import read_rgb8, scan_folder
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 PATCHES_PER_IMAGE = 1000  # default virtual length per usable image
 _MAX_OPEN_MAPS = 256  # each open memory map holds a file descriptor; stay well below the usual limit of 1024
-
-
-def find_images(folder: str | Path) -> list[Path]:
-    """Image files under ``folder`` (recursive, suffix case-insensitive), sorted so that indices are stable."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise SrganError("not a folder", folder)
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def _skip(skipped: list[tuple[str, str]], path: Path, reason: str) -> None:
@@ -76,7 +69,10 @@ class PatchDataset(Dataset):
         self._entries: list[Path] = []
         sizes: list[tuple[int, int]] = []
         for folder in folders:
-            for path in find_images(folder):
+            files, unusable = scan_folder(folder)
+            for path, reason in unusable:
+                _skip(self.skipped, path, reason)
+            for path in files:
                 try:
                     entry, (h, w) = decode_cached(path, cache_dir)
                 except SrganError as e:
@@ -165,8 +161,10 @@ class EvalPairs(Sequence[tuple[str, np.ndarray, np.ndarray]]):
         self.hr_dir, self.scale = Path(hr_dir), scale
         self.lr_dir = None if lr_dir is None else Path(lr_dir)
         self.skipped: list[tuple[str, str]] = []
-        self.files = find_images(self.hr_dir)
-        self._lr_files = {} if self.lr_dir is None else {p.stem: p for p in find_images(self.lr_dir)}
+        self.files, unusable = scan_folder(self.hr_dir)
+        for path, reason in unusable:
+            _skip(self.skipped, path, reason)
+        self._lr_files = {} if self.lr_dir is None else {p.stem: p for p in scan_folder(self.lr_dir)[0]}
         if not self.files:
             raise SrganError("no images found", self.hr_dir)
 

@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from srgan.api import find_inputs
+from srgan.batch import find_inputs
 from srgan.data.datasets import mod_crop
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
-from srgan.imageio import INPUT_EXTENSIONS
-from srgan.imageread import read_rgb8
+from srgan.images import INPUT_EXTENSIONS, read_rgb8
 from srgan.metrics import psnr_y, ssim_y
 from srgan.report.page import esc, html_page, png_uri
 

@@ -33,7 +33,7 @@ from srgan.data.degrade import imresize
 from srgan.errors import SrganError
 from srgan.evaluate import bicubic_upscale, evaluate
 from srgan.fileio import atomic_write
-from srgan.imageread import read_rgb8
+from srgan.images import read_rgb8, scan_folder
 from srgan.metrics import psnr_y
 from srgan.models import Discriminator, Generator
 from srgan.runtime import autocast, configure_threads, memory_format, resolve_device, resolve_precision
@@ -130,10 +130,8 @@ class RunLog:
 
 def _fixed_crops(folders: tuple[str, ...], patch: int, scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Up to N_PREVIEWS centre crops (hr uint8, lr uint8) from the first images of ``folders``."""
-    from srgan.data.datasets import find_images
-
     crops = []
-    paths = [p for folder in folders for p in find_images(folder)]
+    paths = [p for folder in folders for p in scan_folder(folder)[0]]
     for path in paths[:N_PREVIEWS]:
         try:
             img = read_rgb8(path)

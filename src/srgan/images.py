@@ -1,7 +1,11 @@
-"""Image files in and out at full fidelity; the network never sees any of this, only float tensors.
+"""Image files in and out: the one decoder behind training, evaluation, reports and upscaling.
 
 Loading gives a ``Picture``: upright pixels (EXIF orientation applied) as uint8 or uint16 arrays, colour and alpha
-apart, plus the metadata worth carrying to the output. Decisions, in one place:
+apart, plus the metadata worth carrying to the output. ``read_rgb8`` reduces a Picture to what datasets, metrics
+and report pages need, (H, W, 3) uint8 RGB: grey replicated into the three channels, alpha dropped (the colour
+channels are kept as stored, not composited), 16 bits rounded to 8 (v · 255 / 65535). So ``srgan eval`` and
+``srgan train`` see the pixels ``srgan upscale`` sees. ``scan_folder`` is the one way folders are searched for
+images (``INPUT_EXTENSIONS``). Decisions, in one place:
 
 - Modes: grayscale (1, L, I;16, I) stays grayscale; palette, RGBX, YCbCr, LAB, HSV become RGB; anything with
   transparency (alpha channel, palette or 8-bit colour-key ``tRNS``) gains a separate alpha channel; CMYK becomes RGB
@@ -9,14 +13,15 @@ apart, plus the metadata worth carrying to the output. Decisions, in one place:
 - Bit depth: 16-bit PNG and TIFF (any channel layout) are decoded with imagecodecs / tifffile, since Pillow keeps
   only 8 bits of 16-bit colour, and are written back at 16 bits to PNG and TIFF. JPEG, WebP and BMP hold 8 bits.
 - Animated GIF/WebP/PNG and multi-page TIFF: the first frame is used and a warning says so.
+- 32-bit floating-point images (Pillow mode F) are refused: they have no defined integer range.
 - Metadata carried: ICC profile, EXIF (descriptive tags, the Exif and GPS sub-IFDs; orientation removed because
   the pixels are saved upright, pixel dimensions updated), resolution (scaled with the image so the physical size
   stays the same), PNG text chunks (PNG to PNG), XMP (JPEG/WebP to JPEG/WebP, orientation removed). TIFF
   outputs (deflate-compressed) keep only the top-level EXIF tags. 16-bit PNGs keep ICC, resolution, EXIF and
   text; 16-bit TIFFs keep ICC and resolution.
 - JPEG has no alpha: an image with transparency written as JPEG is composited on white, with a warning.
-- Decompression bombs: Pillow's own guard is replaced by ``max_pixels`` (``--max-pixels``), checked from the
-  header before any pixel is decoded.
+- Decompression bombs: Pillow's own guard is replaced by ``max_pixels`` (``srgan upscale --max-pixels``; the other
+  commands keep the default), checked from the header before any pixel is decoded.
 Every problem with a file is an ``SrganError`` naming it. Outputs are written to a temporary file in the target
 folder and renamed into place, so a failure never leaves a partial file.
 """
@@ -24,8 +29,11 @@ folder and renamed into place, so a failure never leaves a partial file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import os
 import re
+import stat
 import struct
 import warnings
 import zlib
@@ -48,14 +56,16 @@ PNG_COMPRESSION = 3  # zlib level of PNG outputs (--png-compression): 3x faster 
 # Output extension → Pillow format name. The CLI's --format choices are png, jpg, webp, tif.
 EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
                      ".tiff": "TIFF", ".bmp": "BMP"}
-# Inputs picked up from folders; a GIF is written as PNG (GIF output would re-quantise to 256 colours).
+# Image files picked up from folders (by every command); a GIF is written as PNG (GIF output would re-quantise to
+# 256 colours).
 INPUT_EXTENSIONS = frozenset(EXTENSION_FORMATS) | {".gif"}
 _KEEP_EXIF_TAGS = (270, 271, 272, 305, 306, 315, 33432)  # description, make, model, software, date, artist, (c)
 _SUB_IFDS = (0x8769, 0x8825)  # Exif, GPS
 _EXIF_IFD, _ORIENTATION, _PIXEL_X, _PIXEL_Y = 0x8769, 274, 0xA002, 0xA003
 _XMP_ORIENTATION = re.compile(rb'\s*tiff:Orientation="\d"|<tiff:Orientation>\d</tiff:Orientation>')
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, imagecodecs.PngError,
-                  ImageCms.PyCMSError)
+# What a damaged or non-image file can make Pillow, imagecodecs, tifffile or LittleCMS raise while decoding it.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, KeyError, struct.error,
+                  zlib.error, imagecodecs.PngError, ImageCms.PyCMSError)
 
 
 @dataclass(frozen=True)
@@ -105,10 +115,12 @@ def load(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Pictu
                 raise SrganError(f"image has no pixels ({w}×{h})", path)
             if max_pixels and w * h > max_pixels:
                 raise SrganError(f"image is {w}×{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
-                                 "(decompression-bomb guard; raise it with --max-pixels)", path)
+                                 "(decompression-bomb guard; srgan upscale --max-pixels raises it)", path)
+            if im.mode == "F":
+                raise SrganError("32-bit floating-point image (mode F): no defined integer range", path)
             frames = getattr(im, "n_frames", 1)
             if frames > 1:
-                warnings.warn(f"{path}: has {frames} frames (animation or pages); only the first is upscaled",
+                warnings.warn(f"{path}: has {frames} frames (animation or pages); only the first is used",
                               stacklevel=2)
             icc = im.info.get("icc_profile") or None
             if _is_16bit_file(path, im):
@@ -125,6 +137,55 @@ def load(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Pictu
         raise SrganError(f"corrupt or truncated image ({_first_line(e)})", path) from e
     orientation = exif.get(_ORIENTATION, 1)
     return Picture(upright(color, orientation), None if alpha is None else upright(alpha, orientation), meta)
+
+
+def read_rgb8(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """The image at ``path`` as (H, W, 3) uint8 RGB, decoded by ``load``: what training, evaluation and report
+    pages work on (grey replicated, alpha dropped, 16 bits rounded to 8)."""
+    picture = load(path, max_pixels)
+    color = _eight_bits(picture.color)
+    return np.ascontiguousarray(np.repeat(color, 3, axis=2)) if color.shape[2] == 1 else color
+
+
+def scan_folder(folder: str | Path, exclude: Path | None = None) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Image files under ``folder``, searched recursively and sorted (indices into the list are stable), and
+    (entry, reason) for each entry with an image name that is no image file (a broken or looping link, a link to
+    a folder). Kept: an ``INPUT_EXTENSIONS`` extension in any case, no hidden part (a name starting with "."
+    below ``folder``), not under ``exclude``; a folder named like an image is searched, not listed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SrganError("not a folder", folder)
+    outside = None if exclude is None else Path(os.path.realpath(exclude))
+    files: list[Path] = []
+    unusable: list[tuple[Path, str]] = []
+    for f in sorted(folder.rglob("*")):
+        if (f.suffix.lower() not in INPUT_EXTENSIONS
+                or any(p.startswith(".") for p in f.relative_to(folder).parts)
+                or (outside is not None and Path(os.path.realpath(f)).is_relative_to(outside))
+                or (f.is_dir() and not f.is_symlink())):
+            continue
+        why = not_a_file(f)
+        if why:
+            unusable.append((f, why))
+        else:
+            files.append(f)
+    return files, unusable
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an image file, or None if it is a regular file (after links). Links are never
+    resolved with an exception: a loop is a reason, not the end of a batch."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if path.is_symlink():
+            return f"broken symbolic link to {os.readlink(path)}"
+        return e.strerror or str(e)
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def from_pil(im: Image.Image) -> Picture:
@@ -343,15 +404,19 @@ def _exif_for(meta: Metadata, width: int, height: int, sub_ifds: bool) -> bytes 
     return exif.tobytes() if len(exif) else None
 
 
+def _eight_bits(a: np.ndarray) -> np.ndarray:
+    """uint8 as is; uint16 v rounded to v · 255 / 65535 (exact in integers: 65535 is odd, so there are no ties)."""
+    if a.dtype == np.uint8:
+        return a
+    return ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
 def _to_8bit(picture: Picture, fmt: str, path: Path) -> Picture:
     if picture.color.dtype == np.uint8:
         return picture
     warnings.warn(f"{path}: {fmt} holds 8 bits per channel; 16-bit result reduced", stacklevel=3)
-
-    def reduce(a: np.ndarray) -> np.ndarray:
-        return np.round(a / 257.0).astype(np.uint8)
-
-    return Picture(reduce(picture.color), None if picture.alpha is None else reduce(picture.alpha), picture.meta)
+    alpha = None if picture.alpha is None else _eight_bits(picture.alpha)
+    return Picture(_eight_bits(picture.color), alpha, picture.meta)
 
 
 def _on_white(picture: Picture, path: Path) -> Picture:
