@@ -24,6 +24,7 @@ from srgan.models import Generator
 from srgan.models.vgg import _build_features
 from srgan.runtime import cpu_has_native_bf16, resolve_device, resolve_precision
 from srgan.train.config import build_config
+from srgan.train.runfolder import RunFolder
 from srgan.train.trainer import train
 
 
@@ -43,7 +44,7 @@ def run(tmp: Path, phase: str, precision: str, warmup: int, measured: int) -> fl
     if phase == "srgan":
         flags |= {"init": str(tmp / "init.safetensors"), "vgg_weights": str(tmp / "vgg19.pth")}
     train(build_config(flags))
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in RunFolder(out).metrics.read_text().splitlines()]
     train_rows = [r for r in rows if r["kind"] == "train"]
     return float(train_rows[-1]["patches_per_s"])
 

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from srgan import weights
+from srgan.train.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "data"
@@ -36,7 +37,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as run:
         srgan = Path(sys.executable).parent / "srgan"
         subprocess.run([str(srgan), "train", "--data", str(data / "train"), "--out", run, *TRAIN], check=True)
-        model = weights.load(Path(run) / "generator.safetensors")
+        model = weights.load(RunFolder(Path(run)).generator)
     weights.save(model, OUT / "tiny_x4.safetensors", dtype=torch.float16, source="scripts/make_tiny_model.py")
     for name in PHOTOS:
         img = Image.open(data / "val" / name).convert("RGB")

@@ -1,6 +1,6 @@
 """Turn a training run into a shipped model (``srresnet-x4`` or ``srgan-x4``): weights, metadata, card, registry hash.
 
-Usage: python scripts/ship_weights.py RUN_DIR DATA_DIR [--name srgan-x4] [--weights generator_best.safetensors]
+Usage: python scripts/ship_weights.py RUN_DIR DATA_DIR [--name srgan-x4] [--weights FILE.safetensors]
        [--comparison FILE.md]
 Writes src/srgan/weights/<name>.safetensors (fp16 storage: half the size; the card records what that costs on
 Set5), evaluates the written file on ../shared/benchmarks Set5/Set14 (evaluation only; never training data) — for
@@ -23,6 +23,7 @@ from srgan import weights
 from srgan.api import Upscaler
 from srgan.evaluate import bicubic_upscale, evaluate
 from srgan.runtime import cpu_model
+from srgan.train.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT.parent / "shared" / "benchmarks"
@@ -40,16 +41,17 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("data", type=Path, help="the folder scripts/prepare_data.py made (for SOURCES.tsv)")
     parser.add_argument("--name", choices=sorted(HARDWARE), default="srresnet-x4")
-    parser.add_argument("--weights", default="generator_best.safetensors")
+    parser.add_argument("--weights", type=Path, help="the weights to ship (default: the run's best generator)")
     parser.add_argument("--comparison", type=Path, help="srgan-x4: Markdown section for the card")
     args = parser.parse_args()
     name, file = args.name, args.name.replace("-", "_") + ".safetensors"
     gan = name == "srgan-x4"
 
-    src = args.run / args.weights
+    run = RunFolder(args.run)
+    src = args.weights or run.best_generator
     meta = weights.read_metadata(src)
     model = weights.load(src)
-    config = json.loads((args.run / "config.json").read_text())
+    config = json.loads(run.config.read_text())
     with open(args.data / "SOURCES.tsv") as f:
         sources = list(csv.DictReader(f, delimiter="\t"))
     train_sources = [{"file": r["file"], "source": r["source"], "licence": r["licence"]}

@@ -21,6 +21,7 @@ from srgan import images, weights
 from srgan.api import Upscaler
 from srgan.cli import main
 from srgan.train import checkpoint
+from srgan.train.runfolder import RunFolder
 
 from .conftest import tiny_generator, write_vgg19
 from .test_train import TINY, _wait_for_step, cli
@@ -61,7 +62,7 @@ def truncate(path: Path) -> None:
 def test_all_checkpoints_corrupt_refuses_to_resume_and_touches_nothing(
         tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
     run = tiny_run(tmp_path / "run", data_dir)
-    for path in checkpoint.list_checkpoints(run):
+    for path in RunFolder(run).list_checkpoints():
         truncate(path)
     before = snapshot(run)
     capsys.readouterr()
@@ -74,13 +75,13 @@ def test_all_checkpoints_corrupt_refuses_to_resume_and_touches_nothing(
 
 def test_restart_moves_the_old_run_aside_and_starts_fresh(tmp_path: Path, data_dir: Path) -> None:
     run = tiny_run(tmp_path / "run", data_dir)
-    for path in checkpoint.list_checkpoints(run):
+    for path in RunFolder(run).list_checkpoints():
         truncate(path)
     before = snapshot(run)
     assert main(["train", "--out", str(run), "--restart", "--data", str(data_dir), *TINY, "--steps", "2"]) == 0
     (old,) = [p for p in tmp_path.iterdir() if p.name.startswith("run.old-")]
     assert snapshot(old) == {k: v for k, v in before.items() if k != ".lock"}  # everything kept, nothing changed
-    assert [p.name for p in checkpoint.list_checkpoints(run)] == ["step_00000002.pt"]
+    assert [p.name for p in RunFolder(run).list_checkpoints()] == ["step_00000002.pt"]
     assert "resumed" not in (run / "train.log").read_text()
     with pytest.raises(SystemExit):  # argparse: the two contradict
         main(["train", "--out", str(run), "--restart", "--resume"])
@@ -89,7 +90,7 @@ def test_restart_moves_the_old_run_aside_and_starts_fresh(tmp_path: Path, data_d
 def test_corrupt_newest_checkpoints_are_moved_aside_and_never_outrank_the_loadable_one(
         tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
     run = tiny_run(tmp_path / "run", data_dir)
-    ckpts = checkpoint.list_checkpoints(run)
+    ckpts = RunFolder(run).list_checkpoints()
     for path in ckpts[1:]:
         truncate(path)
     capsys.readouterr()
@@ -102,7 +103,7 @@ def test_corrupt_newest_checkpoints_are_moved_aside_and_never_outrank_the_loadab
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
         "step_00000003.pt", "step_00000004.pt.corrupt", "step_00000006.pt.corrupt"]
     assert (run / "latest").read_text().strip() == "checkpoints/step_00000003.pt"
-    assert checkpoint.load_latest(run).state["step"] == 3
+    assert checkpoint.load_latest(RunFolder(run)).state["step"] == 3
 
 
 def test_torn_latest_is_ignored_and_rewritten(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
@@ -118,7 +119,7 @@ def test_second_trainer_on_a_run_folder_is_refused(tmp_path: Path, data_dir: Pat
                                                    capsys: pytest.CaptureFixture) -> None:
     run = tiny_run(tmp_path / "run", data_dir)
     before = snapshot(run)
-    with checkpoint.RunLock(run):
+    with checkpoint.RunLock(RunFolder(run)):
         assert resume(run, "--steps", "8") == 2
         line = one_line_error(capsys.readouterr().err)
         assert str(run) in line and "another process" in line
@@ -132,7 +133,7 @@ def test_a_file_system_without_locks_is_one_line(tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr(checkpoint.fcntl, "flock", no_locks)
     with pytest.raises(weights.SrganError, match=r"run: cannot lock the run folder \(No locks available\)$"):
-        checkpoint.RunLock(tmp_path / "run")
+        checkpoint.RunLock(RunFolder(tmp_path / "run"))
 
 
 def test_a_killed_trainer_leaves_no_lock(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
@@ -147,7 +148,7 @@ def test_a_killed_trainer_leaves_no_lock(tmp_path: Path, data_dir: Path, capsys:
     finally:
         proc.kill()
         proc.communicate()
-    step = checkpoint.load_latest(run).state["step"]
+    step = checkpoint.load_latest(RunFolder(run)).state["step"]
     assert resume(run, "--steps", str(step + 1)) == 0  # the kernel released the lock
 
 
@@ -174,7 +175,7 @@ def test_disk_full_while_checkpointing_stops_cleanly(tmp_path: Path, data_dir: P
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000002.pt"]  # no temp file left
     assert (run / "latest").read_text().strip() == "checkpoints/step_00000002.pt"
     monkeypatch.setattr(torch, "save", real_save)
-    assert checkpoint.load_latest(run).state["step"] == 2
+    assert checkpoint.load_latest(RunFolder(run)).state["step"] == 2
     assert not (run / "generator.safetensors").exists()
 
 

@@ -22,6 +22,7 @@ from srgan.cli import main
 from srgan.fileio import atomic_write, leftover_temps
 from srgan.train import checkpoint
 from srgan.train.config import parse_duration
+from srgan.train.runfolder import RunFolder
 
 from .conftest import tiny_generator, write_vgg19
 
@@ -51,7 +52,7 @@ def test_srresnet_phase_learns_and_writes_outputs(tmp_path: Path, data_dir: Path
     losses = [r["g"] for r in records(run)]
     assert len(losses) == 60
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
-    assert [p.name for p in checkpoint.list_checkpoints(run)] == [
+    assert [p.name for p in RunFolder(run).list_checkpoints()] == [
         "step_00000020.pt", "step_00000040.pt", "step_00000060.pt"]
     assert (run / "latest").read_text().strip() == "checkpoints/step_00000060.pt"
     assert sorted(p.name for p in (run / "previews").iterdir()) == ["step_0000030.png", "step_0000060.png"]
@@ -66,6 +67,42 @@ def test_srresnet_phase_learns_and_writes_outputs(tmp_path: Path, data_dir: Path
     assert (run / "generator_best.safetensors").is_file()
     log = (run / "train.log").read_text()
     assert "stopped at step 60 (steps)" in log
+    folder = RunFolder(run)  # names every file the run wrote
+    assert set(run.iterdir()) - {folder.tensorboard} == {
+        folder.config, folder.log, folder.metrics, folder.previews, folder.checkpoints, folder.latest,
+        folder.generator, folder.best_generator, folder.lock}
+    assert folder.list_previews() == [folder.preview(30), folder.preview(60)]
+    assert folder.list_checkpoints() == [folder.checkpoint(20), folder.checkpoint(40), folder.checkpoint(60)]
+    assert folder.latest.read_text() == folder.latest_text(folder.checkpoint(60))
+    assert folder.is_run() and folder.weight_files() == [folder.generator, folder.best_generator]
+
+
+def test_run_folder_orders_checkpoints_by_step_past_the_padding(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path)
+    for step in (99_999_999, 100_000_000, 7):
+        folder.checkpoint(step).parent.mkdir(exist_ok=True)
+        folder.checkpoint(step).write_bytes(b"")
+    (folder.checkpoints / ".step_00000008.1234abcd.pt").write_bytes(b"")  # a killed write's temp file
+    (folder.checkpoints / "step_00000009.pt.corrupt").write_bytes(b"")
+    assert [folder.checkpoint_step(p) for p in folder.list_checkpoints()] == [7, 99_999_999, 100_000_000]
+    assert not folder.is_run()
+
+
+def test_validation_is_what_srgan_eval_reports(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    """Validation runs the generator as `srgan eval` runs its saved weights (inference graph, tiles, mirrored
+    edges): the last validation of a run is what `srgan eval` reports for its generator on the same folder."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data", str(data_dir), "--val", str(data_dir), *TINY, "--lr", "2e-3",
+                 "--steps", "8", "--val-every", "4"]) == 0
+    last = records(run, "val")[-1]
+    assert last["step"] == 8
+    capsys.readouterr()
+    assert main(["eval", "--model", str(run / "generator.safetensors"), "--data", str(data_dir), "--precision", "fp32",
+                 "--json", str(tmp_path / "eval.json")]) == 0
+    result = json.loads((tmp_path / "eval.json").read_text())["models"][0]["results"][0]
+    assert result["psnr_y"] == pytest.approx(last["data/psnr_y"], abs=1e-3)
+    assert result["ssim_y"] == pytest.approx(last["data/ssim_y"], abs=1e-5)
+    assert f"val step 8: data {result['psnr_y']:.3f} dB / {result['ssim_y']:.4f}" in (run / "train.log").read_text()
 
 
 def test_srgan_phase_alternates_d_and_g(tmp_path: Path, data_dir: Path) -> None:
@@ -78,7 +115,7 @@ def test_srgan_phase_alternates_d_and_g(tmp_path: Path, data_dir: Path) -> None:
     assert len(recs) == 6 and all({"d", "content", "adv", "g"} <= set(r) for r in recs)
     for r in recs:
         assert r["g"] == pytest.approx(r["content"] + 1e-3 * r["adv"], rel=1e-5)
-    state = checkpoint.load(checkpoint.list_checkpoints(run)[-1])
+    state = checkpoint.load(RunFolder(run).list_checkpoints()[-1])
     # One Adam step each per training step: D and G alternate with k = 1, each with its own optimiser.
     assert {int(s["step"]) for s in state["opt_d"]["state"].values()} == {6}
     assert {int(s["step"]) for s in state["opt_g"]["state"].values()} == {6}
@@ -132,9 +169,9 @@ def test_resume_without_run_is_an_error(tmp_path: Path, capsys: pytest.CaptureFi
 def test_corrupt_newest_checkpoint_falls_back(tmp_path: Path, data_dir: Path) -> None:
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), "--data", str(data_dir), *TINY, "--steps", "4", "--save-every", "2"]) == 0
-    newest = checkpoint.list_checkpoints(run)[-1]
+    newest = RunFolder(run).list_checkpoints()[-1]
     newest.write_bytes(newest.read_bytes()[:1000])
-    latest = checkpoint.load_latest(run)
+    latest = checkpoint.load_latest(RunFolder(run))
     assert latest is not None and latest.state["step"] == 2 and latest.path.name == "step_00000002.pt"
     (skipped,) = latest.skipped
     assert re.fullmatch(r".*step_00000004\.pt: unreadable checkpoint \(RuntimeError: [^\n]*\)", str(skipped))
@@ -188,7 +225,7 @@ def test_sigterm_checkpoints_and_exits_zero(tmp_path: Path, data_dir: Path) -> N
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    state = checkpoint.load_latest(run).state
+    state = checkpoint.load_latest(RunFolder(run)).state
     assert state["step"] >= 3
     assert "(SIGTERM)" in out
     assert (run / "generator.safetensors").is_file()
@@ -207,7 +244,7 @@ def test_sigterm_to_the_whole_process_group_still_checkpoints(tmp_path: Path, da
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "(SIGTERM)" in out
-    state = checkpoint.load_latest(run).state
+    state = checkpoint.load_latest(RunFolder(run)).state
     assert state["step"] >= 3
 
 
@@ -217,11 +254,11 @@ def test_kill_9_then_resume(tmp_path: Path, data_dir: Path) -> None:
     _wait_for_step(run, 8, proc)
     proc.kill()
     proc.communicate()
-    saved = checkpoint.list_checkpoints(run)
+    saved = RunFolder(run).list_checkpoints()
     assert saved and all(p.name.startswith("step_") for p in saved)
     # A kill mid-write may leave a temp file ('.step_*'), never a partial file under a checkpoint's name.
     assert all(p in saved or p.name.startswith(".step_") for p in (run / "checkpoints").iterdir())
-    last = checkpoint.load_latest(run).state
+    last = checkpoint.load_latest(RunFolder(run)).state
     (run / "checkpoints" / ".step_00000001.deadbeef.pt").write_bytes(b"torn")  # as a kill mid-write leaves
     (run / ".latest.deadbeef").write_text("checkpoints/step_")
     resumed = cli("train", "--out", str(run), "--steps", str(last["step"] + 2))
@@ -239,7 +276,7 @@ def test_max_time_is_honoured(tmp_path: Path, data_dir: Path) -> None:
                  "--max-time", "3s"]) == 0
     assert time.monotonic() - t0 < 60
     assert "(max-time)" in (run / "train.log").read_text()
-    state = checkpoint.load_latest(run).state
+    state = checkpoint.load_latest(RunFolder(run)).state
     # The budget belongs to that invocation: a resume without --max-time runs to its --steps.
     assert main(["train", "--out", str(run), "--steps", str(state["step"] + 3)]) == 0
     assert re.search(rf"stopped at step {state['step'] + 3} \(steps\)", (run / "train.log").read_text())

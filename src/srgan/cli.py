@@ -34,36 +34,19 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from srgan.train.config import build_config, load_toml
+    from srgan.train.runfolder import RunFolder
     from srgan.train.trainer import train
 
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config", "resume", "restart")}
-    saved = None if args.restart else read_run_config(args.out)
+    saved = None if args.restart else RunFolder(Path(args.out)).saved_config()
     if args.resume and saved is None:
         raise SrganError("--resume given but the run has no checkpoint to resume from", args.out)
     config = build_config(flags, load_toml(args.config) if args.config else None, saved)
     train(config, restart=args.restart)
     return 0
-
-
-def read_run_config(out: str) -> dict | None:
-    """The configuration saved by an earlier run in ``out`` (RUN/config.json), if it has checkpoints."""
-    import json
-    from pathlib import Path
-
-    from srgan.train.checkpoint import list_checkpoints
-
-    run = Path(out)
-    if not list_checkpoints(run):
-        return None
-    try:
-        saved = json.loads((run / "config.json").read_text())
-        if not isinstance(saved, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as e:  # json.JSONDecodeError is a ValueError
-        raise SrganError(f"run has checkpoints but no readable config.json ({e}); to start over, add --restart",
-                         run) from e
-    return saved
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:

@@ -101,7 +101,7 @@ def run_report(run: Path, previews: int = 4) -> str:
     total = None
     if saved is not None:
         try:
-            total = build_config({}, None, saved).total_steps
+            total = build_config({}, None, saved).steps
         except (SrganError, TypeError) as e:
             raise SrganError(f"not a valid run configuration ({e})", run / "config.json") from e
     log = _read_log(run / "train.log")

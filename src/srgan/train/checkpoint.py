@@ -1,4 +1,4 @@
-"""Training checkpoints: plain dicts of state dicts, counters, config and RNG states, and the run folder they live in.
+"""Training checkpoints: plain dicts of state dicts, counters, config and RNG states, and the lock on their run folder.
 
 Files are written with ``srgan.fileio.atomic_write`` (temp file, fsync, rename, fsync of the folder), so a kill
 at any moment leaves either the previous set or the new complete file, never a partial one; a full disk leaves
@@ -15,8 +15,6 @@ import errno
 import fcntl
 import os
 import random
-import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -27,11 +25,9 @@ import torch
 
 from srgan.errors import SrganError
 from srgan.fileio import atomic_write, leftover_temps
+from srgan.train.runfolder import RunFolder
 
 FORMAT = "srgan-train-checkpoint"
-PREFIX = "step_"
-LOCK = ".lock"
-CORRUPT = ".corrupt"
 
 
 def rng_state() -> dict[str, Any]:
@@ -58,27 +54,11 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def checkpoint_dir(run: Path) -> Path:
-    return run / "checkpoints"
-
-
-def _step(path: Path) -> int:
-    """The step of a listed checkpoint, from its name."""
-    return int(path.name[len(PREFIX):-len(".pt")])
-
-
-def list_checkpoints(run: Path) -> list[Path]:
-    """Complete checkpoint files, oldest first by step (temp files start with '.' and are never listed; steps
-    are compared as numbers, since the name's zero padding runs out at 10^8)."""
-    return sorted((p for p in checkpoint_dir(run).glob(f"{PREFIX}*.pt") if re.fullmatch(rf"{PREFIX}\d+\.pt", p.name)),
-                  key=_step)
-
-
-def save(run: Path, state: dict[str, Any], step: int, keep: int) -> Path:
-    """Write ``state`` as RUN/checkpoints/step_NNNNNNNN.pt, point RUN/latest at it, and delete all but the
+def save(run: RunFolder, state: dict[str, Any], step: int, keep: int) -> Path:
+    """Write ``state`` as the run's checkpoint of ``step``, point RUN/latest at it, and delete all but the
     ``keep - 1`` newest of the older ones (never the file just written, never a newer one). A write that fails
     (a full disk) leaves the earlier files as they were and raises SrganError saying which one is intact."""
-    path = checkpoint_dir(run) / f"{PREFIX}{step:08d}.pt"
+    path = run.checkpoint(step)
 
     def write(tmp: Path) -> None:  # through a Python file: torch's own writer reports a full disk as "unexpected pos"
         with open(tmp, "wb") as f:
@@ -86,18 +66,18 @@ def save(run: Path, state: dict[str, Any], step: int, keep: int) -> Path:
 
     try:
         atomic_write(path, write, durable=True)
-        atomic_write(run / "latest", lambda tmp: tmp.write_text(f"checkpoints/{path.name}\n"), durable=True)
+        atomic_write(run.latest, lambda tmp: tmp.write_text(run.latest_text(path)), durable=True)
     except OSError as e:
         why = "no space left on the device" if e.errno == errno.ENOSPC else (e.strerror or str(e))
-        intact = [p.name for p in list_checkpoints(run)]
+        intact = [p.name for p in run.list_checkpoints()]
         kept = f"{intact[-1]} is intact" if intact else "no earlier checkpoint exists"
         raise SrganError(f"checkpoint not written: {why}; the run stopped and {kept} "
                          "(make room, then run the same command to resume)", path) from e
-    older = [p for p in list_checkpoints(run) if _step(p) < step]
+    older = [p for p in run.list_checkpoints() if run.checkpoint_step(p) < step]
     for old in older[: max(0, len(older) - (keep - 1))]:
         old.unlink(missing_ok=True)
     # A run killed mid-write (SIGKILL, power loss) leaves its temp files behind; one writer per run, so any is stale.
-    for stale in [*leftover_temps(checkpoint_dir(run) / f"{PREFIX}*.pt"), *leftover_temps(run / "latest")]:
+    for stale in [*leftover_temps(run.any_checkpoint), *leftover_temps(run.latest)]:
         stale.unlink(missing_ok=True)
     return path
 
@@ -122,10 +102,10 @@ class Latest:
     skipped: tuple[SrganError, ...] = ()
 
 
-def load_latest(run: Path) -> Latest | None:
+def load_latest(run: RunFolder) -> Latest | None:
     """The newest loadable checkpoint of ``run``, or None when it has none at all. A run whose checkpoints all
     fail to load is an SrganError: starting again from step 0 would replace its trained model."""
-    found = list_checkpoints(run)
+    found = run.list_checkpoints()
     skipped: list[SrganError] = []
     for path in reversed(found):
         try:
@@ -134,43 +114,9 @@ def load_latest(run: Path) -> Latest | None:
             skipped.append(e)
     if not found:
         return None
-    raise SrganError(f"all {len(found)} checkpoint(s) in {checkpoint_dir(run)} are unreadable (newest: "
+    raise SrganError(f"all {len(found)} checkpoint(s) in {run.checkpoints} are unreadable (newest: "
                      f"{Path(str(skipped[0].path)).name}: {skipped[0].problem}); nothing was changed. To start "
-                     "over, add --restart (the run's files move to a new folder beside it)", run)
-
-
-def set_aside(paths: list[Path]) -> list[Path]:
-    """Rename checkpoints that do not load to NAME.corrupt (kept for inspection, out of the way of resuming and
-    pruning); returns the new names."""
-    moved = []
-    for path in paths:
-        target = _unused(path.with_name(path.name + CORRUPT))
-        path.rename(target)
-        moved.append(target)
-    return moved
-
-
-def move_aside(run: Path) -> Path | None:
-    """``--restart``: move everything in ``run`` except its lock into a new folder RUN.old-<date>-<time> beside
-    it, so the new run starts empty and nothing of the old one is lost. None when there was nothing to move."""
-    entries = [p for p in run.iterdir() if p.name != LOCK]
-    if not entries:
-        return None
-    run = run.resolve()
-    aside = _unused(run.with_name(f"{run.name}.old-{time.strftime('%Y%m%d-%H%M%S')}"))
-    aside.mkdir()
-    for p in entries:
-        p.rename(aside / p.name)
-    return aside
-
-
-def _unused(path: Path) -> Path:
-    """``path``, or ``path``-2, -3, … if it exists: setting something aside never replaces what is already there."""
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.name}-{n}")
-    return candidate
+                     "over, add --restart (the run's files move to a new folder beside it)", run.root)
 
 
 class RunLock:
@@ -178,12 +124,12 @@ class RunLock:
     pid for the refusal message. The kernel releases it when the process ends, even by ``kill -9``; a second
     trainer on the same folder gets one line instead of interleaving checkpoints with the first."""
 
-    def __init__(self, run: Path) -> None:
+    def __init__(self, run: RunFolder) -> None:
         try:
-            run.mkdir(parents=True, exist_ok=True)
-            self._file = open(run / LOCK, "a+")  # noqa: SIM115 (held open for the life of the run)
+            run.root.mkdir(parents=True, exist_ok=True)
+            self._file = open(run.lock, "a+")  # noqa: SIM115 (held open for the life of the run)
         except OSError as e:
-            raise SrganError(f"cannot use as a run folder ({e.strerror or e})", run) from e
+            raise SrganError(f"cannot use as a run folder ({e.strerror or e})", run.root) from e
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -192,10 +138,10 @@ class RunLock:
             self._file.close()
             who = f"another process (pid {owner})" if owner.isdigit() else "another process"
             raise SrganError(f"{who} is training in this run folder; wait for it to finish or choose another "
-                             "--out", run) from None
+                             "--out", run.root) from None
         except OSError as e:  # a file system without locks (some network mounts)
             self._file.close()
-            raise SrganError(f"cannot lock the run folder ({e.strerror or e})", run) from e
+            raise SrganError(f"cannot lock the run folder ({e.strerror or e})", run.root) from e
         self._file.truncate(0)
         self._file.write(f"{os.getpid()}\n")
         self._file.flush()

@@ -19,6 +19,9 @@ FIXED_ON_RESUME = ("phase", "scale", "blocks", "channels", "patch", "batch", "se
 # Settings of one invocation, not of the run: a resume takes them from its own flags or the defaults, so that a run
 # moved to other hardware, or resumed without a time limit, does not inherit the last machine's or budget's.
 PER_INVOCATION = ("device", "workers", "max_time")
+# The paper's steps and lr milestones by phase (SRResNet: 1e6 steps at 1e-4; SRGAN: 1e5 at 1e-4, then 1e5 at 1e-5).
+PHASE_STEPS = {"srresnet": 1_000_000, "srgan": 200_000}
+PHASE_MILESTONES: dict[str, tuple[int, ...]] = {"srresnet": (), "srgan": (100_000,)}
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -44,7 +47,8 @@ def parse_every(text: str | int) -> tuple[int | None, float | None]:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a run needs. Defaults are the paper's (Ledig et al. 2017, Sec. 3.2)."""
+    """Everything a run needs. Defaults are the paper's (Ledig et al. 2017, Sec. 3.2). Each setting has one name,
+    its flag's (``--adv-weight`` is ``adv_weight``), here, in TOML and in the run's config.json."""
 
     out: str = "runs/srgan"
     phase: str = "srresnet"
@@ -56,9 +60,11 @@ class TrainConfig:
     channels: int = 64
     batch: int = 16
     patch: int = 96
-    lr: float | None = None  # None: 1e-4 (both phases)
-    steps: int | None = None  # None: 1e6 for srresnet, 2e5 for srgan
-    milestones: tuple[int, ...] | None = None  # lr × gamma at these steps; None: srgan decays at 1e5
+    # None (the default; also what the config.json of older runs holds) is the paper's value, filled in at
+    # construction: a built config holds the values the run uses.
+    lr: float | None = None  # Adam's learning rate: 1e-4 in both phases
+    steps: int | None = None  # total steps: PHASE_STEPS
+    milestones: tuple[int, ...] | None = None  # lr × gamma at these steps: PHASE_MILESTONES
     gamma: float = 0.1
     content: str = "vgg54"
     adv_weight: float = 1e-3
@@ -84,6 +90,10 @@ class TrainConfig:
         is built or written: a bad value is one line, and never reaches the run's saved config."""
         if self.phase not in PHASES:
             raise SrganError(f"--phase must be one of {', '.join(PHASES)}, got {self.phase!r}")
+        for name, default in (("lr", 1e-4), ("steps", PHASE_STEPS[self.phase]),
+                              ("milestones", PHASE_MILESTONES[self.phase])):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default)
         if self.content not in CONTENT_LOSSES:
             raise SrganError(f"--content must be one of {', '.join(CONTENT_LOSSES)}, got {self.content!r}")
         if self.degradation not in DEGRADATIONS:
@@ -95,12 +105,10 @@ class TrainConfig:
                           ("keep", 1), ("log_every", 1), ("preview_every", 1), ("val_every", 1),
                           ("max_nonfinite", 1), ("collapse_steps", 0)):
             check_number(f"--{name.replace('_', '-')}", getattr(self, name), low)
-        if self.steps is not None:
-            check_number("--steps", self.steps, 1)
-        for milestone in self.milestones or ():
+        check_number("--steps", self.steps, 1)
+        for milestone in self.milestones:
             check_number("--milestones", milestone, 1)
-        if self.lr is not None:
-            check_number("--lr", self.lr, 0, whole=False, strict=True)
+        check_number("--lr", self.lr, 0, whole=False, strict=True)
         check_number("--gamma", self.gamma, 0, whole=False, strict=True)
         check_number("--adv-weight", self.adv_weight, 0, whole=False)
         if self.patch % self.scale:
@@ -117,25 +125,9 @@ class TrainConfig:
         else:
             check_number("--save-every", save_seconds, 0, whole=False, strict=True)
 
-    @property
-    def learning_rate(self) -> float:
-        return 1e-4 if self.lr is None else self.lr
-
-    @property
-    def total_steps(self) -> int:
-        if self.steps is not None:
-            return self.steps
-        return 1_000_000 if self.phase == "srresnet" else 200_000
-
-    @property
-    def lr_milestones(self) -> tuple[int, ...]:
-        if self.milestones is not None:
-            return self.milestones
-        return (100_000,) if self.phase == "srgan" else ()
-
     def lr_at(self, step: int) -> float:
         """Step-decay learning rate, a pure function of the step so that a resumed run may move its milestones."""
-        return self.learning_rate * self.gamma ** sum(step >= m for m in self.lr_milestones)
+        return self.lr * self.gamma ** sum(step >= m for m in self.milestones)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

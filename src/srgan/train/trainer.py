@@ -7,6 +7,13 @@ discriminator trained by its own Adam on real/fake, alternating with the generat
 
 The batch of step k is a pure function of (seed, k) (see ``StepSampler``), so a resumed run sees exactly the data
 an uninterrupted one would, without saving any sampler state beyond the step.
+
+The stages, in the order ``_train`` runs them: ``build_nets`` (models and optimisers), ``resume`` (the newest
+checkpoint), ``distribute`` (DDP under torchrun), the data, then ``run_loop``: each step's ``train_step`` and the
+events between steps (``log_losses``, ``write_preview``, ``validate``, ``save_checkpoint``, ``stop_for``). What
+they share is explicit: the ``Session`` (settings, run folder, log, device), the ``Nets`` and the ``Progress``
+(step and counters, which a checkpoint carries). Previews and validation run the generator as ``srgan eval`` runs
+its saved weights (``eval_upscaler``), so a validation PSNR in train.log is the one ``srgan eval`` reports.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import math
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 
 from srgan import weights
+from srgan.api import Upscaler
 from srgan.data.datasets import PatchDataset
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
@@ -42,6 +50,7 @@ from srgan.train.config import TrainConfig, parse_duration, parse_every
 from srgan.train.distributed import World, convert_batchnorm, init_from_env, shutdown
 from srgan.train.losses import CollapseWatch, ContentLoss, discriminator_loss, generator_adversarial_loss
 from srgan.train.previews import preview_grid, save_preview
+from srgan.train.runfolder import RunFolder
 
 N_PREVIEWS = 4
 VAL_METRICS = {"srresnet": ("psnr", "ssim"), "srgan": ("psnr", "ssim", "niqe")}
@@ -88,7 +97,7 @@ def _leave_stop_signals_to_the_main_process(_worker_id: int) -> None:
 class RunLog:
     """train.log (plain lines), metrics.jsonl (one JSON record per event) and optional TensorBoard scalars."""
 
-    run: Path
+    run: RunFolder
     enabled: bool
     tensorboard: Any = None
     lines: list[str] = field(default_factory=list)
@@ -99,30 +108,30 @@ class RunLog:
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tensorboard = SummaryWriter(str(self.run / "tensorboard"))
+            self.tensorboard = SummaryWriter(str(self.run.tensorboard))
         except ImportError:
             self.tensorboard = None
 
     def line(self, text: str, echo: bool = True) -> None:
         if not self.enabled:
             return
-        self._append("train.log", text)
+        self._append(self.run.log, text)
         if echo:
             print(text, flush=True)
 
-    def _append(self, name: str, text: str) -> None:
+    def _append(self, path: Path, text: str) -> None:
         """One line to a log file; a full disk (or any write error) stops the run with one line, not a traceback
         (the newest checkpoint stays as it was)."""
         try:
-            with open(self.run / name, "a") as f:
+            with open(path, "a") as f:
                 f.write(text + "\n")
         except OSError as e:
-            raise SrganError(f"cannot append to the log ({e.strerror or e}); the run stopped", self.run / name) from e
+            raise SrganError(f"cannot append to the log ({e.strerror or e}); the run stopped", path) from e
 
     def record(self, kind: str, step: int, values: dict[str, float]) -> None:
         if not self.enabled:
             return
-        self._append("metrics.jsonl", json.dumps({"kind": kind, "step": step, "time": time.time(), **values}))
+        self._append(self.run.metrics, json.dumps({"kind": kind, "step": step, "time": time.time(), **values}))
         if self.tensorboard is not None:
             for k, v in values.items():
                 self.tensorboard.add_scalar(f"{kind}/{k}", v, step)
@@ -147,58 +156,151 @@ def _fixed_crops(folders: tuple[str, ...], patch: int, scale: int) -> list[tuple
     return crops
 
 
-def _to_image(y: torch.Tensor) -> np.ndarray:
-    """Generator output (1, 3, H, W) in nominal [−1, 1] → uint8 HWC."""
-    y = ((y.float() + 1) * 127.5).round().clamp(0, 255)
-    return y[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
-
-
-def _super_resolve(g: Generator, device: torch.device, dtype: torch.dtype | None, lr: np.ndarray) -> np.ndarray:
-    """Whole-image SR of one uint8 RGB image with the training graph in eval mode (validation images are small)."""
-    x = torch.from_numpy(lr).permute(2, 0, 1)[None].float().div(255)
-    x = x.to(device, memory_format=memory_format(device, dtype))
-    with torch.no_grad(), autocast(device, dtype):
-        return _to_image(g(x))
-
-
 def train(config: TrainConfig, restart: bool = False) -> Path:
     """Run (or resume) training as configured; returns the path of the final generator weights. ``restart``
-    first moves an existing run's files aside (``checkpoint.move_aside``) instead of resuming it. Rank 0 holds
+    first moves an existing run's files aside (``RunFolder.move_aside``) instead of resuming it. Rank 0 holds
     the run folder's lock (``checkpoint.RunLock``) for all ranks until training ends, however it ends."""
     device = resolve_device(config.device)
     world = init_from_env(device.type)
-    with checkpoint.RunLock(Path(config.out)) if world.is_main else contextlib.nullcontext():
+    with checkpoint.RunLock(RunFolder(Path(config.out))) if world.is_main else contextlib.nullcontext():
         return _train(config, restart, device, world)
 
 
+@dataclass(frozen=True)
+class Session:
+    """What one invocation trains with, fixed for its duration: settings, run folder, log, device, precision
+    (``dtype`` None = fp32) and process group."""
+
+    config: TrainConfig
+    run: RunFolder
+    log: RunLog
+    device: torch.device
+    dtype: torch.dtype | None
+    world: World
+
+
+@dataclass
+class Nets:
+    """What a step trains: the generator, the discriminator (srgan phase), the content loss's network, both
+    optimisers and the fp16 loss scaler. A step calls ``g_train``/``d_train``: the modules themselves, or their
+    DDP wrappers under torchrun; the unwrapped modules are the ones saved."""
+
+    g: Generator
+    d: Discriminator | None
+    content_loss: ContentLoss
+    opt_g: torch.optim.Adam
+    opt_d: torch.optim.Adam | None
+    scaler: torch.amp.GradScaler
+    g_train: nn.Module
+    d_train: nn.Module | None
+
+    def set_lr(self, lr: float) -> None:
+        for opt in filter(None, (self.opt_g, self.opt_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+    def state_dict(self) -> dict[str, Any]:
+        """The networks' and optimisers' part of a checkpoint."""
+        return {"generator": self.g.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "discriminator": self.d.state_dict() if self.d else None,
+                "opt_d": self.opt_d.state_dict() if self.opt_d else None,
+                "scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.g.load_state_dict(state["generator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        if self.d is not None and self.opt_d is not None:
+            self.d.load_state_dict(state["discriminator"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        self.scaler.load_state_dict(state["scaler"])
+
+
+@dataclass
+class Progress:
+    """The counters a run carries across resumes: a checkpoint's "step" and "stats"."""
+
+    step: int = 0
+    nonfinite_total: int = 0
+    train_seconds: float = 0.0
+    best_psnr: float = -math.inf  # mean validation PSNR-Y of the best generator so far
+    best_step: int = -1
+    best_niqe: float | None = None  # srgan phase: its mean NIQE, which ranks the generators
+
+    def stats(self) -> dict[str, Any]:
+        return {"nonfinite_total": self.nonfinite_total, "train_seconds": self.train_seconds,
+                "best_psnr": self.best_psnr, "best_step": self.best_step} | (
+                    {} if self.best_niqe is None else {"best_niqe": self.best_niqe})
+
+    @classmethod
+    def from_checkpoint(cls, state: dict[str, Any]) -> Progress:
+        return cls(state["step"], **state["stats"])
+
+
 def _train(config: TrainConfig, restart: bool, device: torch.device, world: World) -> Path:
-    # ---- setup: device, precision, world, run folder --------------------------------------------------------
+    # ---- setup: device, precision, run folder -----------------------------------------------------------------
     if device.type == "cuda":
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     else:
         configure_threads()
-    dtype = resolve_precision(config.precision, device)
-    fmt = memory_format(device, dtype)
-    run = Path(config.out)
+    run = RunFolder(Path(config.out))
     # What the folder holds is checked before anything is written to it.
-    moved = checkpoint.move_aside(run) if restart and world.is_main else None
+    moved = run.move_aside() if restart and world.is_main else None
     if world.size > 1:
         torch.distributed.barrier()  # the other ranks read the folder once rank 0 owns (and maybe emptied) it
     latest = checkpoint.load_latest(run)  # None for a new run; refuses one whose checkpoints all fail to load
     if world.is_main:
-        (run / "previews").mkdir(parents=True, exist_ok=True)
-    log = RunLog(run, world.is_main)
+        run.previews.mkdir(parents=True, exist_ok=True)
+    s = Session(config, run, RunLog(run, world.is_main), device, resolve_precision(config.precision, device), world)
     if moved is not None:
-        log.line(f"--restart: the earlier run's files are now in {moved}")
+        s.log.line(f"--restart: the earlier run's files are now in {moved}")
     if latest is not None and world.is_main:
-        aside = checkpoint.set_aside([Path(str(e.path)) for e in latest.skipped])
+        aside = run.set_aside([Path(str(e.path)) for e in latest.skipped])
         for error, path in zip(latest.skipped, aside, strict=True):
-            log.line(f"skipped checkpoint {error}; renamed to {path.name}")
+            s.log.line(f"skipped checkpoint {error}; renamed to {path.name}")
     stop = StopFlag()
     stop.install()
 
-    # ---- models and optimisers --------------------------------------------------------------------------
+    # ---- models, optimisers, resume ---------------------------------------------------------------------------
+    nets = build_nets(s)
+    progress = resume(s, nets, latest)
+    if world.is_main:  # what a later `srgan train --out RUN` resumes with, once everything above has accepted it
+        atomic_write(run.config, lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=1)))
+    nets = distribute(s, nets)
+
+    # ---- data -------------------------------------------------------------------------------------------------
+    # Items depend only on (seed, index) and the sampler never wraps, so the virtual length is unbounded.
+    dataset = PatchDataset(config.data, patch=config.patch, scale=config.scale, seed=config.seed, length=2**62,
+                           degradation=config.realistic if config.degradation == "realistic" else None)
+    if dataset.skipped:
+        s.log.line(f"skipped {len(dataset.skipped)} unusable image(s): "
+                   + "; ".join(f"{p} ({why})" for p, why in dataset.skipped[:5]))
+    loader = DataLoader(dataset, batch_size=config.batch, sampler=StepSampler(progress.step, config.batch, world),
+                        num_workers=config.workers, pin_memory=device.type == "cuda",
+                        persistent_workers=config.workers > 0, prefetch_factor=4 if config.workers else None,
+                        worker_init_fn=_leave_stop_signals_to_the_main_process)
+    previews = _fixed_crops(config.val or config.data, config.patch, config.scale) if world.is_main else []
+
+    # ---- the loop, then the final checkpoint and generator ----------------------------------------------------
+    s.log.line(f"{config.phase}: step {progress.step} → {config.steps}, batch {config.batch}×{world.size}, patch "
+               f"{config.patch}, device {device}, precision {s.dtype or 'fp32'}, {len(dataset.sources)} images")
+    started, start_step = time.monotonic(), progress.step
+    reason = run_loop(s, nets, progress, iter(loader), previews, stop)
+    save_checkpoint(s, nets, progress)
+    if world.is_main:
+        weights.save(nets.g, run.generator, training=summary(s, progress))
+        s.log.line(f"stopped at step {progress.step} ({reason}) after {time.monotonic() - started:.0f} s "
+                   f"({progress.step - start_step} steps); weights: {run.generator}")
+    if s.log.tensorboard is not None:
+        s.log.tensorboard.close()
+    shutdown(world)
+    return run.generator
+
+
+def build_nets(s: Session) -> Nets:
+    """The networks from the seed (the generator from ``--init`` when given), on the device, and their optimisers;
+    not yet wrapped for DDP (``distribute``)."""
+    config, device = s.config, s.device
     torch.manual_seed(config.seed)
     g = Generator(config.scale, config.blocks, config.channels)
     if config.init:  # srgan phase: the SRResNet to start from; srresnet phase: a model to fine-tune
@@ -207,239 +309,230 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
             raise SrganError(f"--init generator is {init.config}, but the run asks for {g.config}", config.init)
         g.load_state_dict(init.state_dict())
     d = Discriminator(config.patch) if config.phase == "srgan" else None
-    if world.size > 1:  # before the optimisers are built: conversion replaces the BatchNorm parameters
+    if s.world.size > 1:  # before the optimisers are built: conversion replaces the BatchNorm parameters
         g = convert_batchnorm(g, device.type)
         d = convert_batchnorm(d, device.type) if d is not None else None
     content_loss = ContentLoss(config.content if config.phase == "srgan" else "mse", config.vgg_weights)
     # On the device before the optimisers load a checkpoint: Adam puts its resumed state beside each parameter.
+    fmt = memory_format(device, s.dtype)
     for m in (g, d, content_loss):
         if m is not None:
             m.to(device, memory_format=fmt)
     betas = (0.9, 0.999)
-    opt_g = torch.optim.Adam(g.parameters(), lr=config.learning_rate, betas=betas)
-    opt_d = torch.optim.Adam(d.parameters(), lr=config.learning_rate, betas=betas) if d else None
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=betas)
+    opt_d = torch.optim.Adam(d.parameters(), lr=config.lr, betas=betas) if d else None
+    scaler = torch.amp.GradScaler(device.type, enabled=s.dtype == torch.float16)
+    return Nets(g, d, content_loss, opt_g, opt_d, scaler, g_train=g, d_train=d)
 
-    # ---- resume -----------------------------------------------------------------------------------------
-    step, stats = 0, {"nonfinite_total": 0, "train_seconds": 0.0, "best_psnr": -math.inf, "best_step": -1}
-    if latest is not None:
-        state = latest.state
-        if state["phase"] != config.phase:
-            raise SrganError(f"run holds a {state['phase']} run; use a new --out for phase {config.phase}", run)
-        g.load_state_dict(state["generator"])
-        opt_g.load_state_dict(state["opt_g"])
-        if d is not None:
-            d.load_state_dict(state["discriminator"])
-            opt_d.load_state_dict(state["opt_d"])
-        scaler.load_state_dict(state["scaler"])
-        checkpoint.set_rng_state(state["rng"])
-        step, stats = state["step"], state["stats"]
-        log.line(f"resumed from step {step} ({latest.path})")
-    if world.is_main:  # what a later `srgan train --out RUN` resumes with, once everything above has accepted it
-        atomic_write(run / "config.json", lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=1)))
 
-    # Distributed: BatchNorm over the global batch, gradients averaged by DDP; the unwrapped modules are saved.
-    g_train: nn.Module = g
-    d_train: nn.Module | None = d
-    if world.size > 1:
-        g_train = DistributedDataParallel(g)
-        d_train = DistributedDataParallel(d) if d is not None else None
-    g.train()
-    if d is not None:
-        d.train()
+def resume(s: Session, nets: Nets, latest: checkpoint.Latest | None) -> Progress:
+    """Load the newest checkpoint into ``nets`` and restore the RNG states; the run's progress (step 0 when there
+    is nothing to resume)."""
+    if latest is None:
+        return Progress()
+    state = latest.state
+    if state["phase"] != s.config.phase:
+        raise SrganError(f"run holds a {state['phase']} run; use a new --out for phase {s.config.phase}", s.run.root)
+    nets.load_state_dict(state)
+    checkpoint.set_rng_state(state["rng"])
+    progress = Progress.from_checkpoint(state)
+    s.log.line(f"resumed from step {progress.step} ({latest.path})")
+    return progress
 
-    # ---- data -------------------------------------------------------------------------------------------
-    # Items depend only on (seed, index) and the sampler never wraps, so the virtual length is unbounded.
-    dataset = PatchDataset(config.data, patch=config.patch, scale=config.scale, seed=config.seed, length=2**62,
-                           degradation=config.realistic if config.degradation == "realistic" else None)
-    if dataset.skipped:
-        log.line(f"skipped {len(dataset.skipped)} unusable image(s): "
-                 + "; ".join(f"{p} ({why})" for p, why in dataset.skipped[:5]))
-    loader = DataLoader(dataset, batch_size=config.batch, sampler=StepSampler(step, config.batch, world),
-                        num_workers=config.workers, pin_memory=device.type == "cuda",
-                        persistent_workers=config.workers > 0, prefetch_factor=4 if config.workers else None,
-                        worker_init_fn=_leave_stop_signals_to_the_main_process)
-    previews = _fixed_crops(config.val or config.data, config.patch, config.scale) if world.is_main else []
 
-    # ---- helpers bound to this run ------------------------------------------------------------------------
+def distribute(s: Session, nets: Nets) -> Nets:
+    """In training mode; under torchrun wrapped for DDP (BatchNorm over the global batch, gradients averaged)."""
+    nets.g.train()
+    if nets.d is not None:
+        nets.d.train()
+    if s.world.size == 1:
+        return nets
+    return replace(nets, g_train=DistributedDataParallel(nets.g),
+                   d_train=DistributedDataParallel(nets.d) if nets.d is not None else None)
+
+
+def train_step(s: Session, nets: Nets, lr_img: torch.Tensor, hr_img: torch.Tensor,
+               collapse: CollapseWatch) -> dict[str, torch.Tensor]:
+    """One step's forward passes and updates: in the srgan phase D on real vs generated patches, then G on content
+    + adversarial; else G on content. An update whose loss is not finite is skipped. Returns the logged values."""
+    device, dtype = s.device, s.dtype
+    with autocast(device, dtype):
+        sr = nets.g_train(lr_img)
+    losses: dict[str, torch.Tensor] = {}
+    if nets.d is not None:
+        # discriminator step on real vs (detached) fake
+        with autocast(device, dtype):
+            real, fake = nets.d_train(hr_img), nets.d_train(sr.detach())
+        loss_d = discriminator_loss(real, fake)
+        acc_real, acc_fake = collapse.update(real, fake)
+        losses["d"] = loss_d
+        losses["d_acc_real"], losses["d_acc_fake"] = torch.tensor(acc_real), torch.tensor(acc_fake)
+        if torch.isfinite(loss_d):
+            nets.opt_d.zero_grad(set_to_none=True)
+            nets.scaler.scale(loss_d).backward()
+            nets.scaler.step(nets.opt_d)
+        # generator: content + adversarial (−log D(G(x))). D is frozen and called unwrapped here: its parameter
+        # gradients would be discarded anyway, and DDP must not wait for them.
+        nets.d.requires_grad_(False)
+        with autocast(device, dtype):
+            judged = nets.d(sr)
+            content = nets.content_loss(sr, hr_img)
+        nets.d.requires_grad_(True)
+        adversarial = generator_adversarial_loss(judged)
+        losses["content"], losses["adv"] = content, adversarial
+        loss_g = content + s.config.adv_weight * adversarial
+    else:
+        loss_g = nets.content_loss(sr, hr_img)
+    losses["g"] = loss_g
+    nets.opt_g.zero_grad(set_to_none=True)
+    if torch.isfinite(loss_g):
+        nets.scaler.scale(loss_g).backward()
+        nets.scaler.step(nets.opt_g)
+    return losses
+
+
+def run_loop(s: Session, nets: Nets, progress: Progress, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+             previews: list[tuple[np.ndarray, np.ndarray]], stop: StopFlag) -> str:
+    """Train until ``--steps``, a stop signal or ``--max-time``, with the events between steps (log lines,
+    previews, validation, checkpoints); returns why it stopped. A fault that ends the run raises SrganError."""
+    config, world = s.config, s.world
     save_steps, save_seconds = parse_every(config.save_every)
     budget = parse_duration(config.max_time) if config.max_time else math.inf
-    total = config.total_steps
-
-    def state_dict() -> dict[str, Any]:
-        return {
-            "phase": config.phase, "step": step, "config": config.to_dict(), "stats": stats,
-            "generator": g.state_dict(), "opt_g": opt_g.state_dict(),
-            "discriminator": d.state_dict() if d else None, "opt_d": opt_d.state_dict() if opt_d else None,
-            "scaler": scaler.state_dict(),
-            "rng": checkpoint.rng_state(),
-        }
-
-    def summary() -> dict[str, Any]:
-        return {"phase": config.phase, "steps": step, "batch": config.batch * world.size, "patch": config.patch,
-                "lr": config.learning_rate, "milestones": list(config.lr_milestones), "seed": config.seed,
-                "content": config.content if config.phase == "srgan" else "mse",
-                "train_hours": round(stats["train_seconds"] / 3600, 3), "data": list(config.data),
-                "best_val_psnr_y": stats["best_psnr"] if stats["best_step"] >= 0 else None,
-                "best_step": stats["best_step"]} | (
-                   {"best_val_niqe": stats["best_niqe"]} if "best_niqe" in stats else {}) | config.extra_metadata
-
-    def write_preview() -> None:
-        g.eval()
-        rows, psnrs = [], []
-        for hr, lr in previews:
-            sr = _super_resolve(g, device, dtype, lr)
-            bic = bicubic_upscale(lr, config.scale)
-            rows.append((lr, bic, sr, hr))
-            psnrs.append((psnr_y(bic, hr, config.scale), psnr_y(sr, hr, config.scale)))
-        g.train()
-        if rows:
-            save_preview(preview_grid(rows, psnrs), run / "previews" / f"step_{step:07d}.png")
-
-    def validate() -> None:
-        # The MSE phase keeps its best PSNR-Y; the GAN phase trades PSNR for naturalness, so it also scores NIQE and
-        # its best generator is the most natural one (lowest mean NIQE).
-        gan = config.phase == "srgan"
-        g.eval()
-        results = evaluate(lambda lr: _super_resolve(g, device, dtype, lr), config.val, config.scale,
-                           metrics=VAL_METRICS[config.phase])
-        g.train()
-        values = {f"{r.dataset}/{key}": r.mean(key) for r in results for key in r.per_image[0].scores}
-        log.record("val", step, values)
-        log.line(f"val step {step}: " + "  ".join(
-            f"{r.dataset} {r.psnr_y:.3f} dB / {r.ssim_y:.4f}" + (f" / NIQE {r.mean('niqe'):.3f}" if gan else "")
-            for r in results))
-        mean_psnr = float(np.mean([r.psnr_y for r in results]))
-        if gan:
-            mean_niqe = float(np.mean([r.mean("niqe") for r in results]))
-            better = mean_niqe < stats.get("best_niqe", math.inf)
-        else:
-            better = mean_psnr > stats["best_psnr"]
-        if better:
-            stats["best_psnr"], stats["best_step"] = mean_psnr, step
-            if gan:
-                stats["best_niqe"] = mean_niqe
-            weights.save(g, run / "generator_best.safetensors", training=summary())
-
-    def save_checkpoint() -> None:
-        if world.is_main:
-            checkpoint.save(run, state_dict(), step, config.keep)
-
-    def stop_for(problem: str) -> SrganError:
-        """A fault that ends the run (non-finite losses, a collapsed GAN): checkpoint, say why in train.log (where
-        `srgan report` finds it), and the error for the caller to raise."""
-        save_checkpoint()
-        log.line(f"stopped: {problem}")
-        return SrganError(problem, run)
-
-    # ---- the loop -----------------------------------------------------------------------------------------
-    log.line(f"{config.phase}: step {step} → {total}, batch {config.batch}×{world.size}, patch {config.patch}, "
-             f"device {device}, precision {dtype or 'fp32'}, {len(dataset.sources)} images")
     started = last_save = last_log = time.monotonic()
-    start_step, log_step, nonfinite_run = step, step, 0
+    log_step, nonfinite_run = progress.step, 0
     collapse = CollapseWatch(config.collapse_steps)
-    seconds_before = stats["train_seconds"]
-    data_iter = iter(loader)
-    stop_reason = "steps"
-    while step < total:
-        for opt in filter(None, (opt_g, opt_d)):
-            for group in opt.param_groups:
-                group["lr"] = config.lr_at(step)
+    seconds_before = progress.train_seconds
+    fmt = memory_format(s.device, s.dtype)
+    while progress.step < config.steps:
+        nets.set_lr(config.lr_at(progress.step))
 
-        # data
-        lr_img, hr_img = next(data_iter)
-        lr_img = lr_img.to(device, non_blocking=True, memory_format=fmt)
-        hr_img = hr_img.to(device, non_blocking=True, memory_format=fmt)
+        # data, forward, losses, backward
+        lr_img, hr_img = next(batches)
+        lr_img = lr_img.to(s.device, non_blocking=True, memory_format=fmt)
+        hr_img = hr_img.to(s.device, non_blocking=True, memory_format=fmt)
+        losses = train_step(s, nets, lr_img, hr_img, collapse)
 
-        # forward + losses
-        with autocast(device, dtype):
-            sr = g_train(lr_img)
-        losses: dict[str, torch.Tensor] = {}
-        if d_train is not None:
-            # discriminator step on real vs (detached) fake
-            with autocast(device, dtype):
-                real, fake = d_train(hr_img), d_train(sr.detach())
-            loss_d = discriminator_loss(real, fake)
-            acc_real, acc_fake = collapse.update(real, fake)
-            losses["d"] = loss_d
-            losses["d_acc_real"], losses["d_acc_fake"] = torch.tensor(acc_real), torch.tensor(acc_fake)
-            if torch.isfinite(loss_d):
-                opt_d.zero_grad(set_to_none=True)
-                scaler.scale(loss_d).backward()
-                scaler.step(opt_d)
-            # generator: content + adversarial (−log D(G(x))). D is frozen and called unwrapped here: its
-            # parameter gradients would be discarded anyway, and DDP must not wait for them.
-            d.requires_grad_(False)
-            with autocast(device, dtype):
-                judged = d(sr)
-                content = content_loss(sr, hr_img)
-            d.requires_grad_(True)
-            adversarial = generator_adversarial_loss(judged)
-            losses["content"], losses["adv"] = content, adversarial
-            loss_g = content + config.adv_weight * adversarial
-        else:
-            loss_g = content_loss(sr, hr_img)
-        losses["g"] = loss_g
-
-        # backward (a non-finite loss skips the step; too many in a row stops the run)
-        if torch.isfinite(loss_g):
+        # faults: a non-finite loss skipped the step, too many in a row stop the run; so does a collapsed GAN
+        if torch.isfinite(losses["g"]):
             nonfinite_run = 0
-            opt_g.zero_grad(set_to_none=True)
-            scaler.scale(loss_g).backward()
-            scaler.step(opt_g)
         else:
             nonfinite_run += 1
-            stats["nonfinite_total"] += 1
-            opt_g.zero_grad(set_to_none=True)
+            progress.nonfinite_total += 1
             if nonfinite_run >= config.max_nonfinite:
-                raise stop_for(f"{nonfinite_run} non-finite losses in a row at step {step}; last checkpoint kept "
-                               "— lower --lr or use --precision fp32")
-        scaler.update()
-        step += 1
+                raise stop_for(s, nets, progress, f"{nonfinite_run} non-finite losses in a row at step "
+                               f"{progress.step}; last checkpoint kept — lower --lr or use --precision fp32")
+        nets.scaler.update()
+        progress.step += 1
         now = time.monotonic()
-        stats["train_seconds"] = seconds_before + now - started
+        progress.train_seconds = seconds_before + now - started
         if collapse.collapsed:
-            raise stop_for(f"GAN collapsed: the discriminator was right on every real and generated patch for "
-                           f"{collapse.run} steps in a row (up to step {step}); checkpoint saved — resume from an "
-                           "earlier generator, lower --lr or raise --adv-weight")
+            raise stop_for(s, nets, progress, f"GAN collapsed: the discriminator was right on every real and "
+                           f"generated patch for {collapse.run} steps in a row (up to step {progress.step}); "
+                           "checkpoint saved — resume from an earlier generator, lower --lr or raise --adv-weight")
 
         # logging
-        if step % config.log_every == 0 or step == total:
-            elapsed = now - last_log
-            rate = (step - log_step) * config.batch * world.size / max(elapsed, 1e-9)
-            last_log, log_step = now, step
-            values = {k: v.item() for k, v in losses.items()} | {"lr": opt_g.param_groups[0]["lr"],
-                                                                 "patches_per_s": rate}
-            log.record("train", step, values)
-            left_steps = (total - step) * config.batch * world.size / max(rate, 1e-9)
-            eta = min(left_steps, budget - (now - started))
-            log.line(f"step {step:>8d}  " + "  ".join(f"{k} {v:.5g}" for k, v in values.items())
-                     + f"  eta {time.strftime('%H:%M:%S', time.gmtime(max(eta, 0)))}")
+        if progress.step % config.log_every == 0 or progress.step == config.steps:
+            rate = (progress.step - log_step) * config.batch * world.size / max(now - last_log, 1e-9)
+            last_log, log_step = now, progress.step
+            left = (config.steps - progress.step) * config.batch * world.size / max(rate, 1e-9)
+            log_losses(s, progress.step, losses, nets.opt_g.param_groups[0]["lr"], rate,
+                       eta=min(left, budget - (now - started)))
 
-        # previews, validation, checkpoint, stop
-        if world.is_main and previews and step % config.preview_every == 0:
-            write_preview()
-        if world.is_main and config.val and step % config.val_every == 0:
-            validate()
+        # previews and validation, through the inference path of `srgan eval`
+        preview_due = world.is_main and bool(previews) and progress.step % config.preview_every == 0
+        val_due = world.is_main and bool(config.val) and progress.step % config.val_every == 0
+        if preview_due or val_due:
+            upscaler = eval_upscaler(s, nets.g)
+            if preview_due:
+                write_preview(s, upscaler, previews, progress.step)
+            if val_due:
+                validate(s, upscaler, nets.g, progress)
+
+        # stop, checkpoint
         if stop.signal is not None:
-            stop_reason = signal.Signals(stop.signal).name
-            break
+            return signal.Signals(stop.signal).name
         if now - started >= budget:
-            stop_reason = "max-time"
-            break
-        if (save_steps and step % save_steps == 0) or (save_seconds and now - last_save >= save_seconds):
-            save_checkpoint()
+            return "max-time"
+        if (save_steps and progress.step % save_steps == 0) or (save_seconds and now - last_save >= save_seconds):
+            save_checkpoint(s, nets, progress)
             last_save = now
+    return "steps"
 
-    # ---- the end: final checkpoint and generator ------------------------------------------------------------
-    save_checkpoint()
-    final = run / "generator.safetensors"
-    if world.is_main:
-        weights.save(g, final, training=summary())
-        log.line(f"stopped at step {step} ({stop_reason}) after {time.monotonic() - started:.0f} s "
-                 f"({step - start_step} steps); weights: {final}")
-    if log.tensorboard is not None:
-        log.tensorboard.close()
-    shutdown(world)
-    return final
 
+def log_losses(s: Session, step: int, losses: dict[str, torch.Tensor], lr: float, rate: float, eta: float) -> None:
+    """A train record in metrics.jsonl and its line in train.log: the losses, lr, patches/s and the time left."""
+    values = {k: v.item() for k, v in losses.items()} | {"lr": lr, "patches_per_s": rate}
+    s.log.record("train", step, values)
+    s.log.line(f"step {step:>8d}  " + "  ".join(f"{k} {v:.5g}" for k, v in values.items())
+               + f"  eta {time.strftime('%H:%M:%S', time.gmtime(max(eta, 0)))}")
+
+
+def eval_upscaler(s: Session, g: Generator) -> Upscaler:
+    """``g`` as ``srgan eval`` runs its saved weights: a plain copy (the training modules stay as they are)
+    through ``srgan.api.Upscaler`` — the inference graph, tiles and mirrored edges — at the run's ``--precision``.
+    The copy is built on the meta device, so it draws no initial weights from the run's RNG."""
+    with torch.device("meta"):
+        copy = Generator(**g.config.to_dict())
+    copy.load_state_dict({k: v.detach().clone() for k, v in g.state_dict().items()}, assign=True)
+    return Upscaler(copy, device=s.device, precision=s.config.precision)
+
+
+def write_preview(s: Session, upscaler: Upscaler, crops: list[tuple[np.ndarray, np.ndarray]], step: int) -> None:
+    """The preview grid of ``step``: LR | bicubic | SR | HR for each fixed crop, with PSNR-Y."""
+    rows, psnrs = [], []
+    for hr, lr in crops:
+        sr = upscaler.upscale(lr)
+        bic = bicubic_upscale(lr, s.config.scale)
+        rows.append((lr, bic, sr, hr))
+        psnrs.append((psnr_y(bic, hr, s.config.scale), psnr_y(sr, hr, s.config.scale)))
+    save_preview(preview_grid(rows, psnrs), s.run.preview(step))
+
+
+def validate(s: Session, upscaler: Upscaler, g: Generator, progress: Progress) -> None:
+    """Score the ``--val`` folders with the eval protocol, log it, and keep ``g`` as the best generator when it
+    is. The MSE phase keeps its best PSNR-Y; the GAN phase trades PSNR for naturalness, so it also scores NIQE and
+    its best generator is the most natural one (lowest mean NIQE)."""
+    gan = s.config.phase == "srgan"
+    results = evaluate(upscaler.upscale, s.config.val, s.config.scale, metrics=VAL_METRICS[s.config.phase])
+    s.log.record("val", progress.step, {f"{r.dataset}/{key}": r.mean(key)
+                                        for r in results for key in r.per_image[0].scores})
+    s.log.line(f"val step {progress.step}: " + "  ".join(
+        f"{r.dataset} {r.psnr_y:.3f} dB / {r.ssim_y:.4f}" + (f" / NIQE {r.mean('niqe'):.3f}" if gan else "")
+        for r in results))
+    mean_psnr = float(np.mean([r.psnr_y for r in results]))
+    mean_niqe = float(np.mean([r.mean("niqe") for r in results])) if gan else None
+    if mean_niqe is not None:
+        better = mean_niqe < (math.inf if progress.best_niqe is None else progress.best_niqe)
+    else:
+        better = mean_psnr > progress.best_psnr
+    if better:
+        progress.best_psnr, progress.best_step, progress.best_niqe = mean_psnr, progress.step, mean_niqe
+        weights.save(g, s.run.best_generator, training=summary(s, progress))
+
+
+def summary(s: Session, progress: Progress) -> dict[str, Any]:
+    """The training metadata of a saved generator."""
+    config = s.config
+    return {"phase": config.phase, "steps": progress.step, "batch": config.batch * s.world.size,
+            "patch": config.patch, "lr": config.lr, "milestones": list(config.milestones), "seed": config.seed,
+            "content": config.content if config.phase == "srgan" else "mse",
+            "train_hours": round(progress.train_seconds / 3600, 3), "data": list(config.data),
+            "best_val_psnr_y": progress.best_psnr if progress.best_step >= 0 else None,
+            "best_step": progress.best_step} | (
+               {} if progress.best_niqe is None else {"best_val_niqe": progress.best_niqe}) | config.extra_metadata
+
+
+def save_checkpoint(s: Session, nets: Nets, progress: Progress) -> None:
+    """The checkpoint of the current step (rank 0 writes it): ``checkpoint.FORMAT``'s plain dict."""
+    if s.world.is_main:
+        state = {"phase": s.config.phase, "step": progress.step, "config": s.config.to_dict(),
+                 "stats": progress.stats(), **nets.state_dict(), "rng": checkpoint.rng_state()}
+        checkpoint.save(s.run, state, progress.step, s.config.keep)
+
+
+def stop_for(s: Session, nets: Nets, progress: Progress, problem: str) -> SrganError:
+    """A fault that ends the run (non-finite losses, a collapsed GAN): checkpoint, say why in train.log (where
+    `srgan report` finds it), and the error for the caller to raise."""
+    save_checkpoint(s, nets, progress)
+    s.log.line(f"stopped: {problem}")
+    return SrganError(problem, s.run.root)
