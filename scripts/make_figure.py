@@ -5,7 +5,8 @@ bicubic, each model, and the original, all enlarged by the same integer factor w
 PSNR-Y on the whole image (benchmark protocol: Y channel, border crop = scale) and, with --niqe, its NIQE.
 
 Usage: python scripts/make_figure.py [--model NAME|WEIGHTS ...] [--crop X Y SIZE] [--niqe] [--no-input]
-       [-o docs/comparison.png] [--overwrite]
+       [--degrade jpeg75] [-o docs/comparison.png] [--overwrite]
+``--degrade`` gives every upscaler the LR after one of ``srgan eval --degrade``'s presets (docs/jpeg.png: JPEG q75).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 from srgan import api, weights
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
+from srgan.evaluate import DEGRADE_PRESETS
 from srgan.fileio import check_output, write_output
 from srgan.images import read_rgb8
 from srgan.metrics import niqe, psnr_y
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the example's path without extension: <EXAMPLE>.png is LR, <EXAMPLE>_hr.png the original")
     p.add_argument("--crop", type=int, nargs=3, default=(312, 168, 160), metavar=("X", "Y", "SIZE"),
                    help="the crop in original-image pixels (default: the spoon and the cup's rim)")
+    p.add_argument("--degrade", choices=sorted(DEGRADE_PRESETS), help="degrade the LR input first (as srgan eval "
+                   "--degrade does), e.g. jpeg75: what a web image or phone photo looks like")
     p.add_argument("-o", "--output", default=str(ROOT / "docs" / "comparison.png"))
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = p.parse_args(argv)
@@ -92,8 +96,12 @@ def main(argv: list[str] | None = None) -> int:
             return text + (f", NIQE {niqe(img):.2f}" if args.niqe else "")
 
         box = crop_box(*args.crop, scale, hr.shape)
+        label = f"input (nearest x{scale})"
+        if args.degrade:
+            lr = DEGRADE_PRESETS[args.degrade].make_lr(Path(args.example).name, hr, lr, scale)
+            label = f"{args.degrade} input (nearest x{scale})"
         bicubic = imresize(lr, scale)
-        panels = [(lr, f"input (nearest x{scale})", f"{lr.shape[1]} x {lr.shape[0]} pixels"),
+        panels = [(lr, label, f"{lr.shape[1]} x {lr.shape[0]} pixels"),
                   (bicubic, f"bicubic x{scale}", scores(bicubic))]
         for name, upscaler in zip(names, upscalers, strict=True):
             sr = upscaler.upscale(lr)
