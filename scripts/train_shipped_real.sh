@@ -19,4 +19,4 @@ train() {
     --workers 1 --save-every 10m --keep 3 --log-every 50 --preview-every 1000 --val-every 500 \
     ${MAX_TIME:+--max-time "$MAX_TIME"} "$@"
 }
-train --steps 4500 --milestones 3300
+train --steps 4031 --milestones 3300
