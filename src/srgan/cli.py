@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from srgan import __version__
 from srgan.errors import SrganError, check_number
 from srgan.fileio import check_output, write_output
 from srgan.images import PNG_COMPRESSION
+from srgan.pipeline import MAX_DEFAULT_THREADS
 from srgan.train.config import CONTENT_LOSSES
 from srgan.train.degradation import DEGRADATIONS
 
@@ -219,12 +220,14 @@ def _upscale_shard(args: argparse.Namespace, rank: int, size: int, device: str) 
 
     from srgan import api, runtime, weights
     from srgan.api import OutputSize, Upscaler, model_for
-    from srgan.batch import plan_jobs, shard
+    from srgan.batch import Job, plan_jobs, shard
     from srgan.errors import check_number
     from srgan.images import DEFAULT_MAX_PIXELS
+    from srgan.pipeline import upscale_files
 
     for flag, value, low in (("--max-pixels", args.max_pixels, 0), ("--overlap", args.overlap, 0),
-                             ("--batch", args.batch, 1), ("--tile", None if args.tile == "auto" else args.tile, 0)):
+                             ("--batch", args.batch, 1), ("--tile", None if args.tile == "auto" else args.tile, 0),
+                             ("--jobs", args.jobs, 1)):
         if value is not None:
             check_number(flag, value, low)
     check_number("--png-compression", args.png_compression, choices=range(10))
@@ -273,43 +276,56 @@ def _upscale_shard(args: argparse.Namespace, rank: int, size: int, device: str) 
     jobs = shard(jobs, rank, size)
     total = len(jobs) + len(failures)
 
+    chosen: dict[Job, str] = {}  # the model each job ran with
+
+    def upscaler_of(job: Job) -> Upscaler:
+        chosen[job] = args.model or model_for(job.src)
+        return upscaler_for(chosen[job])
+
     @contextlib.contextmanager
-    def tile_bar(name: str):  # a second bar, only for images that take several tiles
+    def tile_bar(job: Job) -> Iterator[Callable[[int, int], None]]:  # a second bar, for images of several tiles
         bars: list[tqdm] = []
 
         def update(done: int, n: int) -> None:
             if n > 1 and not bars:
-                bars.append(tqdm(total=n, desc=name, unit="tile", leave=False, disable=None if size == 1 else True))
+                bars.append(tqdm(total=n, desc=job.src.name, unit="tile", leave=False,
+                                 disable=None if size == 1 else True))
             if bars:
                 bars[0].update(done - bars[0].n)
 
         try:
             yield update
         finally:
-            for bar in bars:
-                bar.close()
+            for tiles in bars:
+                tiles.close()
 
-    done = skipped = 0
-    for job in tqdm(jobs, unit="image", disable=None if size == 1 else True):
+    todo: list[Job] = []
+    skipped = 0
+    for job in jobs:
         if args.skip_existing and job.dst.exists():  # outputs are written atomically: one that exists is complete
             say(f"{job.src}: skipped ({job.dst} exists)")
             skipped += 1
-            continue
-        with warnings.catch_warnings(record=True) as caught, tile_bar(job.src.name) as progress:
-            warnings.simplefilter("always")
-            try:
-                name = args.model or model_for(job.src)
-                upscaler_for(name).upscale_file(job.src, job.dst, args.overwrite, max_pixels, progress,
-                                                args.png_compression)
-                chosen = "" if args.model else f" ({name}{', JPEG input' if name == api.JPEG_MODEL else ''})"
-                say(f"{job.src} -> {job.dst}{chosen}")
+        else:
+            todo.append(job)
+    done = 0
+    failed: list[tuple[int, str]] = []  # in input order at the end; lines come as images finish
+    with (warnings.catch_warnings(record=True) as caught,
+          tqdm(total=len(todo), unit="image", disable=None if size == 1 else True) as bar):
+        warnings.simplefilter("always")  # from every thread: each is shown when the next image finishes
+        for result in upscale_files(todo, upscaler_of, overwrite=args.overwrite, max_pixels=max_pixels,
+                                    png_compression=args.png_compression, threads=args.jobs, tiles=tile_bar):
+            job, name = result.item, chosen.pop(result.item, "")
+            if result.error is None:
+                chosen_text = "" if args.model else f" ({name}{', JPEG input' if name == api.JPEG_MODEL else ''})"
+                say(f"{job.src} -> {job.dst}{chosen_text}")
                 done += 1
-            except SrganError as e:
-                failures.append(str(e))
-            except (MemoryError, torch.OutOfMemoryError):
-                failures.append(f"{job.src}: out of memory; try a smaller --tile")
-        for w in caught:
-            say(f"srgan upscale: warning: {w.message}", file=sys.stderr)
+            else:
+                failed.append((result.index, str(result.error)))
+            for w in caught:
+                say(f"srgan upscale: warning: {w.message}", file=sys.stderr)
+            caught.clear()
+            bar.update()
+    failures += [line for _, line in sorted(failed)]
     if size > 1:
         import torch.distributed as dist
 
@@ -337,9 +353,10 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
         description="Seamless tiled super-resolution. Keeps grayscale, alpha, 16-bit depth, ICC profile and EXIF; "
                     "applies EXIF orientation. Tiles run with --overlap pixels of context, so the result equals "
                     "whole-image inference. Exit status 0 only if every input succeeded; failures are listed at "
-                    "the end and never leave a partial file. Under torchrun (torchrun --nproc_per_node=N -m "
-                    "srgan.cli upscale ...) each process takes every N-th input, on cuda:LOCAL_RANK with --device "
-                    "auto.")
+                    "the end and never leave a partial file. Images are decoded and encoded (--jobs threads) while "
+                    "the network computes another, so output lines follow completion. Under torchrun (torchrun "
+                    "--nproc_per_node=N -m srgan.cli upscale ...) each process takes every N-th input, on "
+                    "cuda:LOCAL_RANK with --device auto.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
     p.add_argument("-o", "--output", metavar="OUT",
                    help="output file (one input) or folder (default: next to each input); folder inputs keep "
@@ -352,6 +369,10 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overlap", type=int, help="LR context pixels per tile side (default: the model's receptive "
                                                 "radius, which makes tiling exact)")
     p.add_argument("--batch", type=int, default=1, help="tiles per forward pass (1)")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="threads decoding and encoding images while the network computes another (default: the "
+                        f"CPUs left over, CPUs - 1 per process, at least 1, at most {MAX_DEFAULT_THREADS}); each "
+                        "may hold one decoded input and one result in memory")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="auto: bf16 where native, else fp32")
