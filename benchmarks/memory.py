@@ -41,7 +41,7 @@ def main() -> None:
     threads = runtime.configure_threads()
 
     torch.manual_seed(0)
-    model = Generator(scale=args.scale, n_blocks=args.blocks)
+    model = Generator(scale=args.scale, blocks=args.blocks)
     tile = args.tile if args.tile == "auto" else int(args.tile)
     up = Upscaler(model, args.device, args.precision, tile=tile)
     image = np.random.default_rng(0).integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)

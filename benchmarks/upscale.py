@@ -46,7 +46,7 @@ def macs_per_lr_pixel(c: GeneratorConfig) -> int:
     """Multiply-accumulates of the generator per LR input pixel (2 218 176 for the paper's ×4 network)."""
     ch = c.channels
     up = sum(9 * ch * 4 * ch * 4**k for k in range(int(math.log2(c.scale))))
-    return 81 * 3 * ch + (2 * c.n_blocks + 1) * 9 * ch * ch + up + 81 * ch * 3 * c.scale**2
+    return 81 * 3 * ch + (2 * c.blocks + 1) * 9 * ch * ch + up + 81 * ch * 3 * c.scale**2
 
 
 def _sync() -> None:

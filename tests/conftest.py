@@ -44,9 +44,9 @@ def randomize_buffers(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     return model
 
 
-def tiny_generator(scale: int = 2, n_blocks: int = 2, channels: int = 8, seed: int = 0) -> Generator:
+def tiny_generator(scale: int = 2, blocks: int = 2, channels: int = 8, seed: int = 0) -> Generator:
     torch.manual_seed(seed)
-    return randomize_buffers(Generator(scale=scale, n_blocks=n_blocks, channels=channels), seed).eval()
+    return randomize_buffers(Generator(scale=scale, blocks=blocks, channels=channels), seed).eval()
 
 
 def write_vgg19(path: Path, seed: int = 0, drop: str | None = None) -> Path:

@@ -30,12 +30,12 @@ def reference_sr(net: Generator, image: np.ndarray) -> np.ndarray:
 
 @pytest.fixture
 def model_file(tmp_path: Path) -> Path:
-    return weights.save(tiny_generator(scale=2, n_blocks=2), tmp_path / "tiny.safetensors")
+    return weights.save(tiny_generator(scale=2, blocks=2), tmp_path / "tiny.safetensors")
 
 
 @pytest.fixture
 def up() -> Upscaler:
-    return Upscaler(tiny_generator(scale=2, n_blocks=2), device="cpu", precision="fp32")
+    return Upscaler(tiny_generator(scale=2, blocks=2), device="cpu", precision="fp32")
 
 
 def test_load_model_from_file(model_file: Path) -> None:
@@ -44,7 +44,7 @@ def test_load_model_from_file(model_file: Path) -> None:
     img = RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)
     out = up.upscale(img)
     assert out.shape == (40, 60, 3) and out.dtype == np.uint8
-    expected = np.round(reference_sr(tiny_generator(scale=2, n_blocks=2), img / 255.0) * 255)
+    expected = np.round(reference_sr(tiny_generator(scale=2, blocks=2), img / 255.0) * 255)
     assert np.abs(out.astype(int) - expected).max() <= 1
 
 
@@ -65,7 +65,7 @@ def test_uint16_and_gray_arrays_keep_type_and_layout(up: Upscaler) -> None:
     gray = RNG.integers(0, 256, (16, 14), dtype=np.uint8)
     out = up.upscale(gray)
     assert out.shape == (32, 28) and out.dtype == np.uint8
-    rgb = reference_sr(tiny_generator(scale=2, n_blocks=2), np.repeat(gray[:, :, None] / 255.0, 3, axis=2))
+    rgb = reference_sr(tiny_generator(scale=2, blocks=2), np.repeat(gray[:, :, None] / 255.0, 3, axis=2))
     expected = np.round((rgb @ np.array([0.299, 0.587, 0.114])) * 255)
     assert np.abs(out.astype(int) - expected).max() <= 1
     assert up.upscale(gray[:, :, None]).shape == (32, 28, 1)
@@ -86,11 +86,11 @@ def test_alpha_is_bicubic_and_transparent_colour_does_not_bleed(up: Upscaler) ->
 
 
 def test_alpha_through_the_model(up: Upscaler) -> None:
-    model_up = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32", alpha="model")
+    model_up = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32", alpha="model")
     la = RNG.integers(0, 256, (16, 18, 2), dtype=np.uint8)
     la[:, :, 1] = np.clip(la[:, :, 1], 1, 255)  # no fully transparent pixel: colour untouched
     out = model_up.upscale(la)
-    ref = reference_sr(tiny_generator(scale=2, n_blocks=2), np.repeat(la[:, :, 1:] / 255.0, 3, axis=2)).mean(axis=2)
+    ref = reference_sr(tiny_generator(scale=2, blocks=2), np.repeat(la[:, :, 1:] / 255.0, 3, axis=2)).mean(axis=2)
     assert np.abs(out[:, :, 1].astype(int) - np.round(ref * 255)).max() <= 1
     assert np.array_equal(out[:, :, 0], up.upscale(la)[:, :, 0])
 
@@ -107,14 +107,14 @@ def test_pil_images_come_back_as_pil(up: Upscaler) -> None:
 
 def test_tiled_api_matches_whole_image() -> None:
     img = RNG.integers(0, 256, (37, 29, 3), dtype=np.uint8)
-    whole = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32", tile=0).upscale(img)
-    tiled = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32", tile=8, batch=3).upscale(img)
+    whole = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32", tile=0).upscale(img)
+    tiled = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32", tile=8, batch=3).upscale(img)
     assert np.abs(whole.astype(int) - tiled).max() <= 1
 
 
 def test_auto_tile_follows_the_memory_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    up = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32")
-    per_px = api.tiling.window_bytes_per_pixel(tiny_generator(scale=2, n_blocks=2).config)
+    up = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32")
+    per_px = api.tiling.window_bytes_per_pixel(tiny_generator(scale=2, blocks=2).config)
     m = min(up.overlap, api.tiling.EDGE_MARGIN)
     monkeypatch.setattr(api, "CPU_TILE_BUDGET", int(per_px * (16 + 2 * m) ** 2))
     assert up.tile_size((16, 16)) == (16, 16)  # a whole image that fits runs as one window
@@ -122,7 +122,7 @@ def test_auto_tile_follows_the_memory_budget(monkeypatch: pytest.MonkeyPatch) ->
     assert up.tile_size((16, 17)) != (16, 17)
     img = RNG.integers(0, 256, (40, 35, 3), dtype=np.uint8)
     assert up.tile_size((40, 35)) != (40, 35)
-    whole = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32", tile=0).upscale(img)
+    whole = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32", tile=0).upscale(img)
     assert np.abs(up.upscale(img).astype(int) - whole).max() <= 1
     monkeypatch.setattr(api, "CPU_TILE_BUDGET", 1 << 40)
     monkeypatch.setattr(api, "_available_ram", lambda: int(4 * per_px * (24 + 2 * m) ** 2))
@@ -132,8 +132,8 @@ def test_auto_tile_follows_the_memory_budget(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_bf16_precision_runs_close_to_fp32() -> None:
     img = RNG.integers(0, 256, (12, 12, 3), dtype=np.uint8)
-    fp32 = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32").upscale(img)
-    bf16 = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "bf16").upscale(img)
+    fp32 = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32").upscale(img)
+    bf16 = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "bf16").upscale(img)
     assert np.abs(fp32.astype(int) - bf16).mean() < 4
 
 

@@ -19,12 +19,12 @@ def test_help_and_version() -> None:
 
 
 def test_info_prints_metadata(tmp_path: Path) -> None:
-    path = weights.save(tiny_generator(scale=4, n_blocks=2, channels=8), tmp_path / "m.safetensors",
+    path = weights.save(tiny_generator(scale=4, blocks=2, channels=8), tmp_path / "m.safetensors",
                         training={"steps": 42})
     r = srgan("info", str(path))
     assert r.returncode == 0, r.stderr
     assert "scale: x4" in r.stdout and "blocks: 2" in r.stdout
-    n = sum(p.numel() for p in tiny_generator(scale=4, n_blocks=2, channels=8).parameters())
+    n = sum(p.numel() for p in tiny_generator(scale=4, blocks=2, channels=8).parameters())
     assert f"parameters: {n:,}" in r.stdout
     assert "training: {'steps': 42}" in r.stdout
 

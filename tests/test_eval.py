@@ -70,7 +70,7 @@ def test_evaluate_a_perfect_upscaler_and_a_network(bench: Path) -> None:
     (oracle,) = evaluate(lambda lr: originals[lr.tobytes()], [bench], 2)
     assert all(r.psnr_y == math.inf and r.ssim_y == pytest.approx(1.0) for r in oracle.per_image)
 
-    g = tiny_generator(scale=2, n_blocks=1, channels=8)
+    g = tiny_generator(scale=2, blocks=1, channels=8)
 
     def network(lr: np.ndarray) -> np.ndarray:  # how the trainer validates its generator
         x = torch.from_numpy(lr).permute(2, 0, 1)[None].float() / 255
@@ -151,8 +151,8 @@ def test_cli_eval_json_schema(bench: Path, tmp_path: Path, capsys: pytest.Captur
 
 def test_cli_eval_several_models_and_all_metrics(big: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    m1 = weights.save(tiny_generator(scale=4, n_blocks=1, channels=8, seed=1), tmp_path / "one.safetensors")
-    m2 = weights.save(tiny_generator(scale=4, n_blocks=1, channels=8, seed=2), tmp_path / "two.safetensors")
+    m1 = weights.save(tiny_generator(scale=4, blocks=1, channels=8, seed=1), tmp_path / "one.safetensors")
+    m2 = weights.save(tiny_generator(scale=4, blocks=1, channels=8, seed=2), tmp_path / "two.safetensors")
     report, save = tmp_path / "r.json", tmp_path / "sr"
     assert main(["eval", "--model", str(m1), str(m2), "bicubic", "--data", str(big), "--metrics", "psnr", "ssim",
                  "niqe", "grid", "--json", str(report), "--save", str(save), "--device", "cpu",
@@ -190,16 +190,16 @@ def test_cli_eval_errors_are_one_line(bench: Path, tmp_path: Path, capsys: pytes
     err = run("--model", "bicubic", "--data", str(tmp_path / "nope"))
     assert err == f"srgan eval: error: {tmp_path / 'nope'}: not a folder"
 
-    model = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "m.safetensors")
+    model = weights.save(tiny_generator(scale=2, blocks=1, channels=8), tmp_path / "m.safetensors")
     err = run("--model", str(model), "--data", str(bench), "--scale", "4")
     assert err == f"srgan eval: error: {model}: --scale 4 does not match the model's scale (2)"
 
-    x4 = weights.save(tiny_generator(scale=4, n_blocks=1, channels=8), tmp_path / "x4.safetensors")
+    x4 = weights.save(tiny_generator(scale=4, blocks=1, channels=8), tmp_path / "x4.safetensors")
     err = run("--model", "bicubic", str(x4), str(model), "--data", str(bench))
     assert err == f"srgan eval: error: {model}: the scale of {x4} (4) does not match the model's scale (2)"
 
     (tmp_path / "b").mkdir()
-    twin = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "b" / "m.safetensors")
+    twin = weights.save(tiny_generator(scale=2, blocks=1, channels=8), tmp_path / "b" / "m.safetensors")
     err = run("--model", str(model), str(twin), "--data", str(bench), "--save", str(tmp_path / "sr"))
     assert err.startswith(f"srgan eval: error: {tmp_path / 'sr'}: two models would save to the same folder")
 
@@ -225,7 +225,7 @@ def test_cli_eval_fails_when_images_are_left_out(bench: Path, tmp_path: Path,
 
 
 def test_cli_eval_with_a_model(bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    model = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "m.safetensors")
+    model = weights.save(tiny_generator(scale=2, blocks=1, channels=8), tmp_path / "m.safetensors")
     report = tmp_path / "m.json"
     assert main(["eval", "--model", str(model), "--data", str(bench), "--json", str(report),
                  "--device", "cpu", "--precision", "fp32"]) == 0

@@ -30,7 +30,7 @@ def torch_reference(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
 def test_cli_dynamic_export_matches_torch(tmp_path: Path) -> None:
     import onnxruntime
 
-    model = tiny_generator(scale=4, n_blocks=2)
+    model = tiny_generator(scale=4, blocks=2)
     w = weights.save(model, tmp_path / "g.safetensors")
     out = tmp_path / "g.onnx"
     r = subprocess.run([sys.executable, "-m", "srgan.cli", "export", str(w), "--onnx", str(out), "--dynamic"],
@@ -53,7 +53,7 @@ def test_cli_dynamic_export_matches_torch(tmp_path: Path) -> None:
 def test_fixed_size_export(tmp_path: Path) -> None:
     import onnxruntime
 
-    model = tiny_generator(scale=2, n_blocks=1)
+    model = tiny_generator(scale=2, blocks=1)
     path = export.export_onnx(model, tmp_path / "f.onnx", dynamic=False, size=(12, 10))
     assert export.verify_onnx(path, model, dynamic=False, size=(12, 10)) <= 1e-4
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -63,7 +63,7 @@ def test_fixed_size_export(tmp_path: Path) -> None:
 
 def test_verify_reports_a_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The parity check can fail: a session whose output is off by 1e-3 is refused."""
-    model = tiny_generator(scale=2, n_blocks=1)
+    model = tiny_generator(scale=2, blocks=1)
 
     class OffSession:
         def __init__(self, *args: object, **kwargs: object) -> None:

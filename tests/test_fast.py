@@ -44,11 +44,11 @@ def test_subpixel_conv_weight_rejects_even_kernels() -> None:
         subpixel_conv_weight(torch.zeros(3, 4, 4, 4), 2)
 
 
-@pytest.mark.parametrize(("scale", "n_blocks", "channels"), [(2, 1, 8), (4, 2, 16), (8, 3, 8), (4, 16, 64)])
+@pytest.mark.parametrize(("scale", "blocks", "channels"), [(2, 1, 8), (4, 2, 16), (8, 3, 8), (4, 16, 64)])
 @pytest.mark.parametrize("shape", [(1, 3, 13, 21), (2, 3, 5, 9), (1, 3, 1, 6)])
-def test_fp32_graph_equals_training_graph(monkeypatch: pytest.MonkeyPatch, scale: int, n_blocks: int,
+def test_fp32_graph_equals_training_graph(monkeypatch: pytest.MonkeyPatch, scale: int, blocks: int,
                                           channels: int, shape: tuple[int, ...]) -> None:
-    g = tiny_generator(scale, n_blocks, channels, seed=scale + n_blocks)
+    g = tiny_generator(scale, blocks, channels, seed=scale + blocks)
     with torch.no_grad():
         g.tail.weight.mul_(20)  # outputs of order 1, so the absolute tolerance is a relative one too
     net = optimize_for_inference(g)

@@ -234,7 +234,7 @@ def test_invalid_flag_on_resume_changes_nothing(tmp_path: Path, data_dir: Path,
 
 def test_config_json_is_written_only_once_the_run_has_started(tmp_path: Path, data_dir: Path) -> None:
     """A setting that fails after the flag checks (a missing --vgg-weights file) leaves config.json alone."""
-    init = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "init.safetensors")
+    init = weights.save(tiny_generator(scale=2, blocks=1, channels=8), tmp_path / "init.safetensors")
     run = tmp_path / "gan"
     assert main(["train", "--phase", "srgan", "--init", str(init), "--vgg-weights",
                  str(write_vgg19(tmp_path / "vgg19.pth")), "--content", "vgg22", "--out", str(run),
@@ -269,6 +269,11 @@ def test_toml_values_of_the_wrong_type_are_one_line(tmp_path: Path, data_dir: Pa
     toml.write_text(f'data = ["{data_dir}"]\nbatch = "4"\n')
     assert main(["train", "--out", str(tmp_path / "run"), "--config", str(toml)]) == 2
     assert one_line_error(capsys.readouterr().err) == "srgan train: error: --batch must be a whole number >= 1, got '4'"
+    toml.write_text(f'data = ["{data_dir}"]\nprecision = "fp8"\n')  # checked with the config, not when training
+    assert main(["train", "--out", str(tmp_path / "run"), "--config", str(toml)]) == 2
+    assert one_line_error(capsys.readouterr().err) == ("srgan train: error: --precision must be one of auto, fp32, "
+                                                       "bf16, fp16, got 'fp8'")
+    assert not (tmp_path / "run").exists()
 
 
 # ---------------------------------------------------------------- weight files
@@ -284,7 +289,8 @@ def info(path: Path, capsys: pytest.CaptureFixture) -> str:
 
 
 def with_metadata(path: Path, **changes: object) -> Path:
-    """The tiny generator's tensors under hostile metadata (``config`` entries given as config_<key>)."""
+    """The tiny generator's tensors under hostile metadata (``config`` entries given as config_<key>), in a format
+    version 1 file unless ``format_version`` says otherwise (version 1 calls the block count n_blocks)."""
     from safetensors.torch import save_file
 
     config = {"scale": 2, "n_blocks": 2, "channels": 8}
@@ -327,8 +333,10 @@ def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path: Path, capsys
     ({"format_version": "abc"}, "metadata format_version must be a whole number >= 1, got 'abc'"),
     ({"config_channels": 200000}, "tensor head.0.weight has shape (8, 3, 9, 9), but the metadata's architecture "
                                   "needs (200000, 3, 9, 9)"),
-    ({"config_n_blocks": 100000}, "the metadata says 100000 residual blocks (n_blocks), the file holds 2"),
+    ({"config_n_blocks": 100000}, "the metadata says 100000 residual blocks, the file holds 2"),
     ({"config_depth": 3}, "metadata config must be a JSON object with the keys channels, n_blocks, scale"),
+    ({"format_version": "2"}, "metadata config must be a JSON object with the keys blocks, channels, scale"),
+    ({"format_version": "3"}, "weights format version 3 is newer than this srgan (reads up to 2); upgrade srgan"),
 ])
 def test_hostile_metadata_is_one_line_and_builds_nothing(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                          built_on: list[str], changes: dict, expected: str) -> None:

@@ -84,7 +84,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def test_gan_run_logs_discriminator_accuracy(tmp_path: Path, data_dir: Path) -> None:
-    init = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "init.safetensors")
+    init = weights.save(tiny_generator(scale=2, blocks=1, channels=8), tmp_path / "init.safetensors")
     run = tmp_path / "gan"
     assert main(["train", "--phase", "srgan", "--init", str(init), "--content", "vgg54-random", "--out", str(run),
                  "--data", str(data_dir), *TINY, "--steps", "4", "--save-every", "4"]) == 0
@@ -103,7 +103,7 @@ def test_collapsed_gan_run_stops_with_one_line(tmp_path: Path, data_dir: Path, m
 
     monkeypatch.setattr(losses.CollapseWatch, "update", lambda self, real, fake: (
         setattr(self, "run", self.run + 1), (1.0, 1.0))[1])
-    init = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "init.safetensors")
+    init = weights.save(tiny_generator(scale=2, blocks=1, channels=8), tmp_path / "init.safetensors")
     run = tmp_path / "gan"
     code = main(["train", "--phase", "srgan", "--init", str(init), "--content", "mse", "--out", str(run),
                  "--data", str(data_dir), *TINY, "--steps", "50", "--collapse-steps", "3", "--save-every", "100"])
@@ -121,7 +121,7 @@ def test_gan_validation_scores_niqe_and_keeps_the_most_natural(tmp_path: Path, d
     yy, xx = np.mgrid[0:208, 0:208]
     smooth = np.stack([np.sin(xx / 9), np.cos(yy / 7), np.sin((xx + yy) / 11)], -1) * 90 + 128
     Image.fromarray(np.clip(smooth + rng.normal(0, 6, smooth.shape), 0, 255).astype(np.uint8)).save(val / "v.png")
-    init = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "init.safetensors")
+    init = weights.save(tiny_generator(scale=2, blocks=1, channels=8), tmp_path / "init.safetensors")
     run = tmp_path / "gan"
     assert main(["train", "--phase", "srgan", "--init", str(init), "--content", "mse", "--out", str(run),
                  "--data", str(data_dir), "--val", str(val), *TINY, "--steps", "4", "--val-every", "2",

@@ -28,7 +28,7 @@ def test_generator_rejects_bad_scale() -> None:
 
 def test_receptive_radius_bounds_influence() -> None:
     """A pixel change at LR (x) must not affect output pixels farther than the radius from s·x."""
-    g = Generator(scale=2, n_blocks=2, channels=8).eval()
+    g = Generator(scale=2, blocks=2, channels=8).eval()
     r = Generator.receptive_radius(g.config)
     assert r == 4 + 4 + 1 + 1 + 2  # head, 2 blocks, body tail, one upsampling conv, 9×9 tail at ×2
     x = torch.rand(1, 3, 64, 64)

@@ -56,10 +56,10 @@ def test_outscale_is_the_model_result_resized() -> None:
     """The ×2 result computed at 16 bits, resized in float64 and rounded to 8 bits, is what --outscale gives
     (within one level: the reference rounds to 16 bits before resizing)."""
     img = RNG.integers(0, 256, (14, 18, 3), dtype=np.uint8)
-    net = tiny_generator(scale=2, n_blocks=2)
+    net = tiny_generator(scale=2, blocks=2)
     x2 = Upscaler(net, "cpu", "fp32").upscale(img.astype(np.uint16) * 257).astype(np.float64) / 257
     for size in (OutputSize(outscale=1.5), OutputSize(width=50, height=11)):
-        out = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32", size=size).upscale(img)
+        out = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32", size=size).upscale(img)
         h, w = size.of((14, 18))
         ref = quantize(resize_to(torch.from_numpy(x2).permute(2, 0, 1), (h, w)).permute(1, 2, 0).numpy())
         assert out.shape == (h, w, 3) and out.dtype == np.uint8
@@ -69,7 +69,7 @@ def test_outscale_is_the_model_result_resized() -> None:
 
 @pytest.mark.parametrize("alpha", ["bicubic", "model"])
 def test_every_image_kind_comes_out_at_the_size(alpha: str) -> None:
-    up = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32", alpha=alpha, size=OutputSize(outscale=3))
+    up = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32", alpha=alpha, size=OutputSize(outscale=3))
     for shape, dtype in (((14, 18), np.uint8), ((14, 18, 2), np.uint16), ((14, 18, 3), np.uint16),
                          ((14, 18, 4), np.uint8)):
         img = RNG.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
@@ -83,7 +83,7 @@ def test_every_image_kind_comes_out_at_the_size(alpha: str) -> None:
 
 
 def test_cli_output_size_names_and_errors(tmp_path: Path) -> None:
-    model = weights.save(tiny_generator(scale=2, n_blocks=2), tmp_path / "tiny.safetensors")
+    model = weights.save(tiny_generator(scale=2, blocks=2), tmp_path / "tiny.safetensors")
     src = tmp_path / "p.png"
     Image.fromarray(RNG.integers(0, 256, (14, 18, 3), dtype=np.uint8)).save(src, dpi=(100, 100))
     r = srgan("upscale", src, "-o", tmp_path / "o", "--model", model, "--outscale", "2.5")

@@ -85,7 +85,7 @@ def test_every_command_keeps_an_existing_output_without_overwrite_and_replaces_i
     if name == "export" and importlib.util.find_spec("onnxscript") is None:
         pytest.skip("ONNX export needs the onnx extra")
     command = COMMANDS[name]
-    model = weights.save(tiny_generator(scale=4, n_blocks=1), tmp_path / "tiny.safetensors")
+    model = weights.save(tiny_generator(scale=4, blocks=1), tmp_path / "tiny.safetensors")
     hr = np.asarray(Image.open(png(tmp_path / "Bench" / "hr.png", (64, 64), 0)))
     Image.fromarray(hr).save(tmp_path / "lr_hr.png")  # make_figure's original beside its input
     Image.fromarray(imresize(hr, 1 / 4)).save(tmp_path / "lr.png")

@@ -41,7 +41,7 @@ def upscale(*args: str | Path, ranks: int = 1) -> subprocess.CompletedProcess[st
 
 
 def test_two_processes_write_the_files_of_one_and_resume(tmp_path: Path) -> None:
-    model = weights.save(tiny_generator(scale=2, n_blocks=2), tmp_path / "tiny.safetensors")
+    model = weights.save(tiny_generator(scale=2, blocks=2), tmp_path / "tiny.safetensors")
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     rng = np.random.default_rng(0)

@@ -83,7 +83,7 @@ def test_auto_tile_never_below_one_multiple() -> None:
 
 
 def test_unfolding_fallback_needs_far_more_memory() -> None:
-    cfg = Generator(scale=4, n_blocks=1, channels=64).config
+    cfg = Generator(scale=4, blocks=1, channels=64).config
     assert window_bytes_per_pixel(cfg, 2, im2col=True) > 10 * window_bytes_per_pixel(cfg, 2)
 
 
@@ -94,7 +94,7 @@ def _run(net: torch.nn.Module, x: torch.Tensor, tile: int, overlap: int, batch: 
 @pytest.mark.parametrize("scale", [2, 4])
 def test_receptive_radius_bounds_the_influence_of_a_pixel(scale: int) -> None:
     """The premise of exact tiling: changing one LR pixel changes no output farther than the radius."""
-    net = tiny_generator(scale=scale, n_blocks=2)
+    net = tiny_generator(scale=scale, blocks=2)
     x = torch.rand(1, 3, 41, 41)
     y = x.clone()
     y[0, :, 20, 20] += 0.5
@@ -109,7 +109,7 @@ def test_receptive_radius_bounds_the_influence_of_a_pixel(scale: int) -> None:
 @pytest.mark.parametrize(("tile", "extra_overlap", "batch"),
                          [(16, 0, 1), (23, 3, 3), (50, 0, 2), (130, 1, 1), (20, 9, 2)])
 def test_tiled_equals_whole_image(scale: int, tile: int, extra_overlap: int, batch: int) -> None:
-    net = tiny_generator(scale=scale, n_blocks=2)
+    net = tiny_generator(scale=scale, blocks=2)
     overlap = Generator.receptive_radius(net.config) + extra_overlap
     x = torch.rand(2, 3, 97, 131, generator=torch.Generator().manual_seed(1))
     whole = _run(net, x, 0, overlap)
@@ -121,7 +121,7 @@ def test_tiled_equals_whole_image(scale: int, tile: int, extra_overlap: int, bat
 @pytest.mark.parametrize("extra_overlap", [0, 10])
 def test_whole_image_is_the_network_on_the_reflect_extended_image(extra_overlap: int) -> None:
     """Independent reference for the border policy: torch's reflect padding, the network, a crop."""
-    net = tiny_generator(scale=2, n_blocks=2)
+    net = tiny_generator(scale=2, blocks=2)
     overlap = Generator.receptive_radius(net.config) + extra_overlap
     m = min(overlap, EDGE_MARGIN)
     x = torch.rand(1, 3, 37, 29)
@@ -133,7 +133,7 @@ def test_whole_image_is_the_network_on_the_reflect_extended_image(extra_overlap:
 
 def test_too_little_overlap_shows_seams() -> None:
     """The equality test above can fail: without enough context the tiles disagree at their edges."""
-    net = tiny_generator(scale=2, n_blocks=2)
+    net = tiny_generator(scale=2, blocks=2)
     x = torch.rand(1, 3, 64, 64)
     assert (_run(net, x, 16, 0) - _run(net, x, 0, 0)).abs().max().item() > 1 / 255
 
@@ -145,7 +145,7 @@ def _period_error(y: torch.Tensor, s: int) -> float:
 
 def test_constant_image_has_no_border() -> None:
     """Reflected context keeps a flat image flat up to its edges; the network's zero padding would not."""
-    net = tiny_generator(scale=2, n_blocks=2)
+    net = tiny_generator(scale=2, blocks=2)
     m = Generator.receptive_radius(net.config)
     x = torch.full((1, 3, 30, 45), 0.6)
     for tile in (0, 16):
@@ -156,7 +156,7 @@ def test_constant_image_has_no_border() -> None:
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (5, 2)])
 def test_tiny_images(shape: tuple[int, int]) -> None:
-    net = tiny_generator(scale=2, n_blocks=2)
+    net = tiny_generator(scale=2, blocks=2)
     m = Generator.receptive_radius(net.config)
     x = torch.rand(1, 3, *shape)
     y = _run(net, x, 0, m)
@@ -165,13 +165,13 @@ def test_tiny_images(shape: tuple[int, int]) -> None:
 
 
 def test_progress_reports_every_batch() -> None:
-    net = tiny_generator(scale=2, n_blocks=1)
+    net = tiny_generator(scale=2, blocks=1)
     calls: list[tuple[int, int]] = []
     upscale_tensor(net, torch.rand(1, 3, 20, 30), 2, 10, 4, batch=4, progress=lambda d, t: calls.append((d, t)))
     assert calls == [(4, 6), (6, 6)]
 
 
 def test_rejects_bad_shapes() -> None:
-    net = tiny_generator(scale=2, n_blocks=1)
+    net = tiny_generator(scale=2, blocks=1)
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         upscale_tensor(net, torch.rand(3, 8, 8), 2, 0, 4)

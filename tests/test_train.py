@@ -21,7 +21,7 @@ from srgan import weights
 from srgan.cli import main
 from srgan.fileio import atomic_write, leftover_temps
 from srgan.train import checkpoint
-from srgan.train.config import parse_duration
+from srgan.train.config import build_config, parse_duration
 from srgan.train.runfolder import RunFolder
 
 from .conftest import tiny_generator, write_vgg19
@@ -63,7 +63,7 @@ def test_srresnet_phase_learns_and_writes_outputs(tmp_path: Path, data_dir: Path
     g = weights.load(run / "generator.safetensors")
     meta = weights.read_metadata(run / "generator.safetensors")
     assert meta["training"]["steps"] == 60 and meta["training"]["phase"] == "srresnet"
-    assert g.config.scale == 2 and g.config.n_blocks == 1
+    assert g.config.scale == 2 and g.config.blocks == 1
     assert (run / "generator_best.safetensors").is_file()
     log = (run / "train.log").read_text()
     assert "stopped at step 60 (steps)" in log
@@ -106,7 +106,7 @@ def test_validation_is_what_srgan_eval_reports(tmp_path: Path, data_dir: Path, c
 
 
 def test_srgan_phase_alternates_d_and_g(tmp_path: Path, data_dir: Path) -> None:
-    init = weights.save(tiny_generator(scale=2, n_blocks=1, channels=8), tmp_path / "init.safetensors")
+    init = weights.save(tiny_generator(scale=2, blocks=1, channels=8), tmp_path / "init.safetensors")
     vgg = write_vgg19(tmp_path / "vgg19.pth")
     run = tmp_path / "gan"
     assert main(["train", "--phase", "srgan", "--init", str(init), "--vgg-weights", str(vgg), "--content", "vgg22",
@@ -315,6 +315,18 @@ def test_toml_config(tmp_path: Path, data_dir: Path) -> None:
     assert main(["train", "--out", str(tmp_path / "other"), "--config", str(cfg)]) == 2
 
 
+def test_config_holds_the_values_a_run_uses() -> None:
+    """lr, steps and milestones have one name (the flag's) and are filled in with the paper's values, also when a
+    run's config.json from before holds null for them."""
+    for phase, steps, milestones in (("srresnet", 1_000_000, ()), ("srgan", 200_000, (100_000,))):
+        old = {"phase": phase, "data": ["photos"], "lr": None, "steps": None, "milestones": None}
+        config = build_config({}, None, old)
+        assert (config.lr, config.steps, config.milestones) == (1e-4, steps, milestones)
+        saved = config.to_dict()
+        assert (saved["lr"], saved["steps"], tuple(saved["milestones"])) == (1e-4, steps, milestones)
+        assert config.lr_at(100_000) == (1e-5 if milestones else 1e-4)
+
+
 def test_parse_duration() -> None:
     assert parse_duration("90s") == 90 and parse_duration("30m") == 1800 and parse_duration("1h30m") == 5400
     assert parse_duration("8h") == 8 * 3600 and parse_duration("12") == 12
@@ -348,5 +360,5 @@ def test_ddp_two_processes_equal_one(tmp_path: Path, data_dir: Path) -> None:
     x = torch.rand(2, 3, 12, 12)
     with torch.no_grad():  # batch statistics: the pre-BN biases cancel exactly
         torch.testing.assert_close(ga.train()(x), gb.train()(x), rtol=1e-4, atol=1e-5)
-    initial = tiny_generator(scale=2, n_blocks=1, channels=8).state_dict()["tail.weight"]
+    initial = tiny_generator(scale=2, blocks=1, channels=8).state_dict()["tail.weight"]
     assert not torch.equal(a["tail.weight"], initial)

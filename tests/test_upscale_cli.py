@@ -28,12 +28,12 @@ def rand8(*shape: int) -> np.ndarray:
 
 @pytest.fixture
 def model(tmp_path: Path) -> Path:
-    return weights.save(tiny_generator(scale=2, n_blocks=2), tmp_path / "tiny.safetensors")
+    return weights.save(tiny_generator(scale=2, blocks=2), tmp_path / "tiny.safetensors")
 
 
 def reference(picture: images.Picture) -> images.Picture:
     """The same computation through the Python API, in this process."""
-    return Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32").upscale_picture(picture)
+    return Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32").upscale_picture(picture)
 
 
 def failure_lines(stderr: str) -> list[str]:
@@ -187,12 +187,12 @@ def test_alpha_model_flag(tmp_path: Path, model: Path, auto_precision: str) -> N
     r = srgan("upscale", tmp_path / "la.png", "--model", model, "--alpha", "model")
     assert r.returncode == 0, r.stderr
     got = np.asarray(Image.open(tmp_path / "la_x2.png"))
-    expected = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", auto_precision, alpha="model").upscale(la)
+    expected = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", auto_precision, alpha="model").upscale(la)
     if auto_precision == "fp32":
         assert np.array_equal(got, expected)
     else:  # bf16: the same computation, but the two processes' thread counts may differ and move a rounding
         assert np.abs(got.astype(int) - expected).max() <= 1
-        fp32 = Upscaler(tiny_generator(scale=2, n_blocks=2), "cpu", "fp32", alpha="model").upscale(la)
+        fp32 = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32", alpha="model").upscale(la)
         assert not np.array_equal(got, fp32)  # the override reached the CLI: it computed in bf16
 
 

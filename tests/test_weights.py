@@ -1,3 +1,4 @@
+import json
 import os
 import pickle
 from pathlib import Path
@@ -12,7 +13,7 @@ from .conftest import tiny_generator
 
 
 def test_round_trip_is_bit_identical(tmp_path: Path) -> None:
-    g = tiny_generator(scale=8, n_blocks=3, channels=12)
+    g = tiny_generator(scale=8, blocks=3, channels=12)
     path = weights.save(g, tmp_path / "g.safetensors", steps=123, data=[{"source": "x", "license": "CC0"}])
     h = weights.load(path)
     assert h.config == g.config
@@ -23,9 +24,25 @@ def test_round_trip_is_bit_identical(tmp_path: Path) -> None:
     for (k, a), (_, b) in zip(g.state_dict().items(), h.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
     meta = weights.read_metadata(path)
-    assert meta["config"] == {"scale": 8, "n_blocks": 3, "channels": 12}
+    assert meta["config"] == {"scale": 8, "blocks": 3, "channels": 12}
     assert meta["steps"] == 123 and meta["data"][0]["license"] == "CC0"
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == 2
+
+
+def test_format_version_1_loads(tmp_path: Path) -> None:
+    """Version 1, the shipped files among them, called the block count n_blocks: read as ``blocks``."""
+    from safetensors.torch import save_file
+
+    g = tiny_generator(scale=2, blocks=3, channels=8)
+    path = tmp_path / "v1.safetensors"
+    save_file({k: v.contiguous() for k, v in g.state_dict().items()}, path, metadata={
+        "format": "srgan-generator", "format_version": "1", "architecture": "srresnet",
+        "config": json.dumps({"scale": 2, "n_blocks": 3, "channels": 8})})
+    assert weights.read_metadata(path)["config"] == {"scale": 2, "blocks": 3, "channels": 8}
+    for (k, a), b in zip(g.state_dict().items(), weights.load(path).state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    for name in weights.SHIPPED:  # not rewritten: each keeps the version it was shipped in
+        assert sorted(weights.read_metadata(weights.resolve(name))["config"]) == ["blocks", "channels", "scale"]
 
 
 def test_half_storage_loads_as_float(tmp_path: Path) -> None:

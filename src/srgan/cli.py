@@ -13,6 +13,7 @@ from srgan.errors import SrganError, check_number
 from srgan.fileio import check_output, write_output
 from srgan.images import PNG_COMPRESSION
 from srgan.pipeline import MAX_DEFAULT_THREADS
+from srgan.precision import PRECISIONS
 from srgan.train.config import CONTENT_LOSSES
 from srgan.train.degradation import DEGRADATIONS
 
@@ -26,7 +27,7 @@ def _info(args: argparse.Namespace) -> int:
     n_params = sum(p.numel() for p in model.parameters())
     print(f"file: {path}")
     print(f"architecture: {meta['architecture']}  scale: x{model.scale}  "
-          f"blocks: {model.config.n_blocks}  channels: {model.config.channels}")
+          f"blocks: {model.config.blocks}  channels: {model.config.channels}")
     print(f"parameters: {n_params:,}")
     for key, value in meta.items():
         if key not in ("architecture", "config"):
@@ -91,7 +92,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="data loader processes (2)")
     p.add_argument("--seed", type=int, help="seed for weights init and the data order (0)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), help="auto: bf16 where native")
+    p.add_argument("--precision", choices=PRECISIONS, help="auto: bf16 where native")
     p.add_argument("--max-time", help="stop cleanly after this long, e.g. 90s, 30m, 8h")
     p.add_argument("--save-every", help="checkpoint interval: steps (1000) or a duration (10m, default)")
     p.add_argument("--keep", type=int, help="checkpoints kept (3)")
@@ -178,7 +179,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-missing", action="store_true",
                    help="exit 0 even when images were left out of the means")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="auto: bf16 where native, else fp32")
     p.set_defaults(run=_eval)
 
@@ -374,7 +375,7 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
                         f"CPUs left over, CPUs - 1 per process, at least 1, at most {MAX_DEFAULT_THREADS}); each "
                         "may hold one decoded input and one result in memory")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="auto: bf16 where native, else fp32")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--outscale", type=float, metavar="S",
@@ -512,7 +513,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crops", type=int, default=3, help="zoomed crops per image (3)")
     p.add_argument("--previews", type=int, default=4, help="training run: newest preview grids shown (4)")
     p.add_argument("--device", default="auto", help="with --model: auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="with --model: auto (bf16 where native, else fp32)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT.html")
     p.set_defaults(run=_report)

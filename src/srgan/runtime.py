@@ -15,8 +15,8 @@ from functools import cache
 import torch
 
 from srgan.errors import SrganError
+from srgan.precision import PRECISIONS
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 AUTO_PRECISION_ENV = "SRGAN_AUTO_PRECISION"
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -14,14 +14,14 @@ class GeneratorConfig:
     """Architecture settings; stored in every weight file so loading can rebuild the network."""
 
     scale: int = 4
-    n_blocks: int = 16
+    blocks: int = 16  # residual blocks (``srgan train --blocks``)
     channels: int = 64
 
     def __post_init__(self) -> None:
         if self.scale not in (2, 4, 8):
             raise ValueError(f"scale must be 2, 4 or 8, got {self.scale}")
-        if self.n_blocks < 1 or self.channels < 1:
-            raise ValueError(f"n_blocks and channels must be positive, got {self.n_blocks}, {self.channels}")
+        if self.blocks < 1 or self.channels < 1:
+            raise ValueError(f"blocks and channels must be positive, got {self.blocks}, {self.channels}")
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -63,12 +63,12 @@ class Generator(nn.Module):
     *nominally* in [−1, 1]; callers clamp when converting to an image (see ``srgan.tiling``).
     """
 
-    def __init__(self, scale: int = 4, n_blocks: int = 16, channels: int = 64) -> None:
+    def __init__(self, scale: int = 4, blocks: int = 16, channels: int = 64) -> None:
         super().__init__()
-        self.config = GeneratorConfig(scale, n_blocks, channels)
+        self.config = GeneratorConfig(scale, blocks, channels)
         c = channels
         self.head = nn.Sequential(nn.Conv2d(3, c, 9, padding=4), nn.PReLU(c))
-        self.body = nn.Sequential(*(ResidualBlock(c) for _ in range(n_blocks)))
+        self.body = nn.Sequential(*(ResidualBlock(c) for _ in range(blocks)))
         self.body_tail = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c))
         self.upsample = nn.Sequential(*(UpsampleBlock(c) for _ in range(int(math.log2(scale)))))
         self.tail = nn.Conv2d(c, 3, 9, padding=4)
@@ -90,5 +90,5 @@ class Generator(nn.Module):
         + each upsampling conv (1 pixel at its own resolution) + the 9×9 tail (4 output pixels).
         """
         n_up = int(math.log2(config.scale))
-        radius = 4 + 2 * config.n_blocks + 1 + sum(2.0**-i for i in range(n_up)) + 4 / config.scale
+        radius = 4 + 2 * config.blocks + 1 + sum(2.0**-i for i in range(n_up)) + 4 / config.scale
         return math.ceil(radius)

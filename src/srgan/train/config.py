@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from srgan.errors import SrganError, check_number
+from srgan.precision import PRECISIONS
 from srgan.train.degradation import DEGRADATIONS, RealisticDegradation
 
 PHASES = ("srresnet", "srgan")
@@ -96,6 +97,8 @@ class TrainConfig:
                 object.__setattr__(self, name, default)
         if self.content not in CONTENT_LOSSES:
             raise SrganError(f"--content must be one of {', '.join(CONTENT_LOSSES)}, got {self.content!r}")
+        if self.precision not in PRECISIONS:
+            raise SrganError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.degradation not in DEGRADATIONS:
             raise SrganError(f"--degradation must be one of {', '.join(DEGRADATIONS)}, got {self.degradation!r}")
         if not isinstance(self.realistic, RealisticDegradation):

@@ -25,7 +25,10 @@ from srgan.fileio import atomic_write
 from srgan.models import Generator, GeneratorConfig
 
 FORMAT = "srgan-generator"
-FORMAT_VERSION = 1
+# Version 2 names the architecture's settings as GeneratorConfig and `srgan train` do; version 1 (the shipped
+# files among them) called the residual block count n_blocks. Both are read.
+FORMAT_VERSION = 2
+_V1_CONFIG_NAMES = {"n_blocks": "blocks"}
 _RESERVED = ("format", "format_version", "architecture", "config")
 
 WEIGHTS_DIR = Path(__file__).parent
@@ -95,9 +98,8 @@ def _check_shapes(path: Path, config: dict[str, int], shapes: dict[str, tuple[in
     allocated: the block count first (the expected shapes come from a generator built on the meta device, whose
     cost grows with it), then every name and shape."""
     blocks = len({k.split(".")[1] for k in shapes if k.startswith("body.")})
-    if blocks != config["n_blocks"]:
-        raise SrganError(f"the metadata says {config['n_blocks']} residual blocks (n_blocks), the file holds "
-                         f"{blocks}", path)
+    if blocks != config["blocks"]:
+        raise SrganError(f"the metadata says {config['blocks']} residual blocks, the file holds {blocks}", path)
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in Generator(**config).state_dict().items()}
     missing = sorted(set(expected) - set(shapes))
@@ -187,14 +189,18 @@ def _decode(path: Path, raw: dict[str, str] | None) -> dict[str, Any]:
     if meta["format_version"] > FORMAT_VERSION:
         raise SrganError(f"weights format version {meta['format_version']} is newer than this srgan "
                          f"(reads up to {FORMAT_VERSION}); upgrade srgan", path)
-    config, keys = meta.get("config"), sorted(f.name for f in fields(GeneratorConfig))
+    # The config's keys as this version spells them; the decoded metadata has GeneratorConfig's.
+    renamed = _V1_CONFIG_NAMES if meta["format_version"] == 1 else {}
+    spelling = {new: old for old, new in renamed.items()}
+    config, keys = meta.get("config"), sorted(spelling.get(f.name, f.name) for f in fields(GeneratorConfig))
     if not isinstance(config, dict) or sorted(config) != keys:
         raise SrganError(f"metadata config must be a JSON object with the keys {', '.join(keys)}, got "
                          f"{raw.get('config')!r}", path)
     for key in keys:
         check_number(f"metadata config.{key}", config[key], 1, path=path)
+    meta["config"] = {renamed.get(k, k): v for k, v in config.items()}
     try:
-        GeneratorConfig(**config)
+        GeneratorConfig(**meta["config"])
     except ValueError as e:
         raise SrganError(f"bad architecture metadata ({e})", path) from e
     return meta
