@@ -20,9 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from srgan.errors import SrganError
 from srgan.report.page import esc, html_page, png_uri
-
-RUN_FILES = ("metrics.jsonl", "train.log")  # a folder holding either is a training run
-
+from srgan.train.runfolder import RunFolder
 
 
 @dataclass(frozen=True)
@@ -86,7 +84,7 @@ def stop_problem(log: Sequence[str]) -> str | None:
 
 def run_folder(inputs: Sequence[str]) -> Path | None:
     """The training run folder when ``inputs`` names one (a folder holding metrics.jsonl or train.log), else None."""
-    runs = [Path(p) for p in inputs if Path(p).is_dir() and any((Path(p) / f).is_file() for f in RUN_FILES)]
+    runs = [Path(p) for p in inputs if Path(p).is_dir() and RunFolder(Path(p)).is_run()]
     if runs and len(inputs) > 1:
         raise SrganError("is a training run folder: report on it alone (srgan report RUN_DIR -o OUT.html)", runs[0])
     return runs[0] if runs else None
@@ -96,15 +94,16 @@ def run_report(run: Path, previews: int = 4) -> str:
     """The HTML page for a training run folder."""
     from srgan.train.config import build_config
 
-    metrics = read_metrics(run / "metrics.jsonl") if (run / "metrics.jsonl").is_file() else RunMetrics((), (), 0)
-    saved = _read_json(run / "config.json")
+    folder = RunFolder(run)
+    metrics = read_metrics(folder.metrics) if folder.metrics.is_file() else RunMetrics((), (), 0)
+    saved = _read_json(folder.config)
     total = None
     if saved is not None:
         try:
             total = build_config({}, None, saved).steps
         except (SrganError, TypeError) as e:
-            raise SrganError(f"not a valid run configuration ({e})", run / "config.json") from e
-    log = _read_log(run / "train.log")
+            raise SrganError(f"not a valid run configuration ({e})", folder.config) from e
+    log = _read_log(folder.log)
     body = [_summary_html(run, metrics, saved, total, log), _curves_html(metrics), _previews_html(run, previews),
             _config_html(saved), _log_tail_html(log)]
     return html_page(f"srgan run: {run.resolve().name}", esc(str(run)), "".join(body))
@@ -165,11 +164,11 @@ def _summary_html(run: Path, m: RunMetrics, config: dict[str, Any] | None, total
     cards = "".join(f"<div><b>{esc(v)}</b><span>{esc(k)}</span></div>" for v, k in stats)
     problem = stop_problem(log)
     notes = []
-    if not (run / "metrics.jsonl").is_file():
+    if not RunFolder(run).metrics.is_file():
         notes.append("No metrics.jsonl yet: the run has not logged a step.")
     if m.unreadable:
         notes.append(f"{m.unreadable} unreadable line(s) in metrics.jsonl skipped (cut short by a kill?).")
-    weights = sorted(run.glob("generator*.safetensors"))
+    weights = RunFolder(run).weight_files()
     if weights:
         notes.append("Weights: " + ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in weights))
     return ("<section class='card'><h2>Summary</h2>"
@@ -310,7 +309,7 @@ def running_mean(values: Sequence[float], window: int) -> np.ndarray:
 
 
 def _previews_html(run: Path, n: int) -> str:
-    files = sorted((run / "previews").glob("step_*.png"), key=lambda p: p.name)[::-1][:n]
+    files = RunFolder(run).list_previews()[::-1][:n]
     if not files:
         return ""
     figures = []
