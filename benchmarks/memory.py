@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from srgan import runtime, tiling
-from srgan.api import Upscaler, memory_budget
+from srgan.api import Upscaler
 from srgan.images import Picture
 from srgan.models import Generator
 
@@ -51,7 +51,7 @@ def main() -> None:
     print(f"device {up.device}, {threads} threads, precision {args.precision}, x{args.scale}, "
           f"{args.blocks} blocks; input {args.size}x{args.size}")
     print(f"tile {core[0]}x{core[1]} (+{up.overlap} context per side), {n_tiles} tiles; "
-          f"tile memory budget {memory_budget(up.device) / 2**30:.2f} GiB")
+          f"tile memory budget {runtime.memory_budget(up.device) / 2**30:.2f} GiB")
 
     with tqdm(total=n_tiles, unit="tile", mininterval=10) as bar:
         start = time.perf_counter()

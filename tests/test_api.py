@@ -7,11 +7,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 import srgan
-from srgan import api, weights
+from srgan import api, runtime, weights
 from srgan.api import Upscaler, fill_transparent
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
 from srgan.models import Generator
+from srgan.models.fast import optimize_for_inference
 
 from .conftest import tiny_generator
 
@@ -114,9 +115,9 @@ def test_tiled_api_matches_whole_image() -> None:
 
 def test_auto_tile_follows_the_memory_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     up = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32")
-    per_px = api.tiling.window_bytes_per_pixel(tiny_generator(scale=2, blocks=2).config)
+    per_px = optimize_for_inference(tiny_generator(scale=2, blocks=2)).window_bytes_per_pixel()  # fp32, as `up`
     m = min(up.overlap, api.tiling.EDGE_MARGIN)
-    monkeypatch.setattr(api, "CPU_TILE_BUDGET", int(per_px * (16 + 2 * m) ** 2))
+    monkeypatch.setattr(runtime, "CPU_TILE_BUDGET", int(per_px * (16 + 2 * m) ** 2))
     assert up.tile_size((16, 16)) == (16, 16)  # a whole image that fits runs as one window
     assert up.tile_size((12, 20)) == (12, 20)  # non-square too, when its window has no more pixels than the budget's
     assert up.tile_size((16, 17)) != (16, 17)
@@ -124,8 +125,8 @@ def test_auto_tile_follows_the_memory_budget(monkeypatch: pytest.MonkeyPatch) ->
     assert up.tile_size((40, 35)) != (40, 35)
     whole = Upscaler(tiny_generator(scale=2, blocks=2), "cpu", "fp32", tile=0).upscale(img)
     assert np.abs(up.upscale(img).astype(int) - whole).max() <= 1
-    monkeypatch.setattr(api, "CPU_TILE_BUDGET", 1 << 40)
-    monkeypatch.setattr(api, "_available_ram", lambda: int(4 * per_px * (24 + 2 * m) ** 2))
+    monkeypatch.setattr(runtime, "CPU_TILE_BUDGET", 1 << 40)
+    monkeypatch.setattr(runtime, "_available_ram", lambda: int(4 * per_px * (24 + 2 * m) ** 2))
     assert up.tile_size((24, 24)) == (24, 24)  # a quarter of the free RAM when that is below the cap
     assert up.tile_size((24, 25)) != (24, 25)
 

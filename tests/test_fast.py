@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from srgan import weights
+from srgan import runtime, weights
 from srgan.api import Upscaler
 from srgan.data.degrade import imresize
 from srgan.metrics import psnr_y
@@ -87,6 +87,34 @@ def test_bf16_graph_matches_fp32_within_autocast_error() -> None:
         y = optimize_for_inference(g, torch.bfloat16)(x)
     assert y.dtype == torch.float32
     assert 0 < (y - exact).abs().max().item() <= 1.5 * autocast_err < 0.05
+
+
+@pytest.mark.parametrize("dtype", [None, torch.bfloat16])
+def test_graph_owns_its_layout(dtype: torch.dtype | None) -> None:
+    """Callers pass plain NCHW windows: the graph converts them itself, so any input layout gives the same bits."""
+    net = optimize_for_inference(tiny_generator(2, 2, 8, seed=3), dtype)
+    x = torch.rand(2, 3, 11, 9, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        nchw, nhwc = net(x), net(x.contiguous(memory_format=torch.channels_last))
+    assert nchw.dtype == torch.float32 and nchw.is_contiguous()
+    assert torch.equal(nchw, nhwc)
+
+
+@pytest.mark.parametrize(("native_bf16", "dtype", "expected"), [
+    (True, None, 1664), (False, None, 1664), (True, torch.bfloat16, 1024), (False, torch.bfloat16, 52224),
+])
+def test_window_bytes_per_pixel_of_the_shipped_architecture(monkeypatch: pytest.MonkeyPatch, native_bf16: bool,
+                                                            dtype: torch.dtype | None, expected: int) -> None:
+    """The graph's memory estimate for srresnet-x4, the numbers tiling computed before the graph owned it: 1.66 KB per
+    LR pixel in fp32; bf16 on a CPU without native support runs PyTorch's unfolding convolution, 50× more."""
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: native_bf16)
+    net = optimize_for_inference(weights.load(weights.resolve("srresnet-x4")), dtype)
+    assert net.window_bytes_per_pixel() == expected
+
+
+def test_window_bytes_per_pixel_counts_every_upsampling_stage() -> None:
+    """×8: the middle upsampling blocks' input and output (5·C·4 elements per LR pixel at the second) dominate."""
+    assert optimize_for_inference(tiny_generator(8, 1, 8)).window_bytes_per_pixel() == 5 * 8 * 4 * 4 + 2 * 3 * 64 * 4
 
 
 def _set5_like() -> list[np.ndarray]:

@@ -14,7 +14,6 @@ from srgan.tiling import (
     tile_starts,
     tiles,
     upscale_tensor,
-    window_bytes_per_pixel,
 )
 
 from .conftest import tiny_generator
@@ -80,11 +79,6 @@ def test_auto_tile_computes_the_fewest_pixels_that_fit(image: tuple[int, int], o
 
 def test_auto_tile_never_below_one_multiple() -> None:
     assert auto_tile(1000.0, 40, 1, 1000.0, (100, 100)) == (8, 8)
-
-
-def test_unfolding_fallback_needs_far_more_memory() -> None:
-    cfg = Generator(scale=4, blocks=1, channels=64).config
-    assert window_bytes_per_pixel(cfg, 2, im2col=True) > 10 * window_bytes_per_pixel(cfg, 2)
 
 
 def _run(net: torch.nn.Module, x: torch.Tensor, tile: int, overlap: int, batch: int = 1) -> torch.Tensor:

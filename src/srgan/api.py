@@ -18,7 +18,6 @@ divide by tiny alphas after it.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,19 +26,15 @@ from typing import TypeVar
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 
 from srgan import images, runtime, tiling, weights
 from srgan.data.degrade import imresize, output_size, quantize, resize_to
 from srgan.errors import SrganError, check_number
 from srgan.images import Picture
 from srgan.models import Generator
-from srgan.models.fast import optimize_for_inference
+from srgan.models.fast import FastGenerator, optimize_for_inference
 
 ALPHA_MODES = ("bicubic", "model")
-# Working memory for tiles on a CPU: a quarter of what is free, at most this much. It runs a 1024×768 input at ×4
-# as one window; more would pass 3 GB with the output of a 2048² input.
-CPU_TILE_BUDGET = 3 << 29
 # On a GPU the float result is assembled there when it takes at most this fraction of the free memory (tiles get
 # half): it is then turned into integers on the GPU, and only those cross to the host, 4× fewer bytes at 8 bits.
 GPU_RESULT_FRACTION = 0.25
@@ -100,9 +95,10 @@ def load_model(name_or_path: str | Path | None = None, device: str | torch.devic
     return Upscaler(weights.load(weights.resolve(name_or_path)), device, precision)
 
 
-def _inference_network(model: Generator, dtype: torch.dtype | None) -> nn.Module:
+def _inference_network(model: Generator, dtype: torch.dtype | None) -> FastGenerator:
     """The module that runs the tiles: the generator's inference graph (BatchNorm folded, fused upsampling, strips),
-    computing in ``dtype`` (None: fp32) with weights converted once; see ``srgan.models.fast``."""
+    computing in ``dtype`` (None: fp32) with weights converted once; from then on the graph alone knows its
+    precision, layout and memory per pixel; see ``srgan.models.fast``."""
     return optimize_for_inference(model, dtype)
 
 
@@ -113,7 +109,7 @@ class Upscaler:
     ``overlap``: context pixels per tile side (default: the generator's receptive radius, which makes tiles
     exact); ``batch``: tiles per forward pass; ``alpha``: "bicubic" or "model"; ``size``: an ``OutputSize``
     when outputs should not be the model's scale. The Upscaler takes ownership of ``model`` (moved to
-    ``device``, put in eval mode, possibly converted to channels_last).
+    ``device``); it runs the inference graph built from it, in ``precision``.
     """
 
     def __init__(self, model: Generator, device: str | torch.device | None = None, precision: str | None = None,
@@ -127,9 +123,8 @@ class Upscaler:
         if alpha not in ALPHA_MODES:
             raise SrganError(f"alpha must be one of {', '.join(ALPHA_MODES)}, got {alpha!r}")
         self.device = runtime.resolve_device(device)
-        self._dtype = runtime.resolve_precision(precision, self.device)
         self._config = model.config
-        self._net = _inference_network(model.to(self.device), self._dtype)
+        self._net = _inference_network(model.to(self.device), runtime.resolve_precision(precision, self.device))
         self.tile = tile
         self.overlap = Generator.receptive_radius(model.config) if overlap is None else overlap
         self.batch = batch
@@ -145,10 +140,8 @@ class Upscaler:
         axis), or for "auto" the fewest window pixels that fit in memory now (the whole image when it fits)."""
         if self.tile != "auto":
             return int(self.tile), int(self.tile)
-        im2col = self.device.type == "cpu" and self._dtype is not None and not runtime.cpu_has_native_bf16()
-        itemsize = 4 if self._dtype is None else torch.finfo(self._dtype).bits // 8
-        per_pixel = tiling.window_bytes_per_pixel(self._config, itemsize, im2col=im2col)
-        return tiling.auto_tile(per_pixel, self.overlap, self.batch, memory_budget(self.device), image)
+        per_pixel = self._net.window_bytes_per_pixel()
+        return tiling.auto_tile(per_pixel, self.overlap, self.batch, runtime.memory_budget(self.device), image)
 
     def upscale(self, image: ImageT) -> ImageT:
         """Upscale a PIL image or a numpy uint8/uint16 array (H, W) or (H, W, 1|2|3|4); same type back.
@@ -215,11 +208,8 @@ class Upscaler:
         """(H, W, 1|3) float in [0, 1] → (1, 3, sH, sW) float32 in [0, 1] on ``_result_device``."""
         h, w, _ = image.shape
         lr = torch.from_numpy(image).permute(2, 0, 1)[None].expand(1, 3, h, w).to(self._result_device(h, w))
-        sr = tiling.upscale_tensor(
-            self._net, lr, self.scale, self.tile_size((h, w)), self.overlap, self.batch,
-            runtime.autocast(self.device, self._dtype), device=self.device,
-            memory_format=runtime.memory_format(self.device, self._dtype), progress=progress,
-        )
+        sr = tiling.upscale_tensor(self._net, lr, self.scale, self.tile_size((h, w)), self.overlap, self.batch,
+                                   device=self.device, progress=progress)
         # NaN survives the clamp to [0, 1] (infinities do not) and would be written as black; a sum finds it
         # without a second result-sized buffer.
         if sr.sum().isnan():
@@ -234,25 +224,6 @@ class Upscaler:
             if result_bytes <= GPU_RESULT_FRACTION * torch.cuda.mem_get_info(self.device)[0]:
                 return self.device
         return torch.device("cpu")
-
-
-def memory_budget(device: torch.device) -> int:
-    """Bytes tiles may use: half the free memory of a GPU; on a CPU a quarter of available RAM, at most
-    ``CPU_TILE_BUDGET``."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0] * 0.5)
-    return min(CPU_TILE_BUDGET, _available_ram() // 4)
-
-
-def _available_ram() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def fill_transparent(color: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -1,8 +1,10 @@
-"""Device and precision policy shared by training and inference.
+"""Device, precision and memory policy shared by training and inference: what the hardware offers.
 
-``auto`` precision means bf16 autocast + channels_last where the hardware computes bf16 natively (CPUs with AMX
-or AVX-512-BF16, CUDA GPUs with bf16), fp16 autocast on older CUDA GPUs, and fp32 everywhere else — unless
-``$SRGAN_AUTO_PRECISION`` names what ``auto`` means (see ``resolve_precision``).
+``auto`` precision means bf16 where the hardware computes bf16 natively (CPUs with AMX or AVX-512-BF16, CUDA GPUs
+with bf16), fp16 on older CUDA GPUs, and fp32 everywhere else — unless ``$SRGAN_AUTO_PRECISION`` names what
+``auto`` means (see ``resolve_precision``). Training runs in that dtype under ``autocast`` and in ``memory_format``;
+inference hands it to the inference graph (``srgan.models.fast``), which converts its weights once and chooses its
+own layout.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from srgan.errors import SrganError
 from srgan.precision import PRECISIONS
 
 AUTO_PRECISION_ENV = "SRGAN_AUTO_PRECISION"
+# Working memory for tiles on a CPU: a quarter of what is free, at most this much. It runs a 1024×768 input at ×4
+# as one window; more would pass 3 GB with the output of a 2048² input.
+CPU_TILE_BUDGET = 3 << 29
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -44,6 +49,25 @@ def cpu_model() -> str:
     return _cpuinfo("model name") or platform.processor() or "unknown CPU"
 
 
+def memory_budget(device: torch.device) -> int:
+    """Bytes tiles may use: half the free memory of a GPU; on a CPU a quarter of available RAM, at most
+    ``CPU_TILE_BUDGET``."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0] * 0.5)
+    return min(CPU_TILE_BUDGET, _available_ram() // 4)
+
+
+def _available_ram() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     if name is None or str(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -54,7 +78,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
 
 
 def resolve_precision(precision: str | None, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` on ``device``; None means plain fp32.
+    """The compute dtype for ``precision`` on ``device``; None means plain fp32.
 
     ``auto`` follows the hardware, unless ``$SRGAN_AUTO_PRECISION`` is ``fp32`` or ``bf16``: then ``auto`` means that
     on every device, so that a run (the test suite above all) need not depend on which CPU executes it. Unset or
@@ -80,15 +104,16 @@ def resolve_precision(precision: str | None, device: torch.device) -> torch.dtyp
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    """Autocast to ``dtype`` on ``device``, or a no-op for fp32."""
+    """Autocast to ``dtype`` on ``device``, or a no-op for fp32: for training (the inference graph needs none)."""
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
 
 
 def memory_format(device: torch.device, dtype: torch.dtype | None) -> torch.memory_format:
-    """channels_last wherever NHWC kernels win: always on a CPU (oneDNN; an fp32 SRResNet training step ran 1.35×
-    faster than NCHW here) and with reduced precision on a GPU (cuDNN tensor cores); fp32 on a GPU keeps NCHW."""
+    """The training layout, channels_last wherever NHWC kernels win: always on a CPU (oneDNN; an fp32 SRResNet
+    training step ran 1.35× faster than NCHW here) and with reduced precision on a GPU (cuDNN tensor cores); fp32 on
+    a GPU keeps NCHW."""
     return torch.channels_last if dtype is not None or device.type == "cpu" else torch.contiguous_format
 
 

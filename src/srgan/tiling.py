@@ -18,7 +18,6 @@ and core offset (all but those at the image edges) run batched.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 from collections.abc import Callable, Iterator
@@ -28,8 +27,6 @@ from typing import TypeVar
 import numpy as np
 import torch
 from torch import nn
-
-from srgan.models import GeneratorConfig
 
 # Reflected context added at the image edges. With the shipped ×4 model (receptive radius 40), 16 pixels give the
 # same 8-bit output as 41 on flat images (8 pixels: off by one level at the edge) and the same Set5/Set14 PSNR-Y
@@ -97,21 +94,6 @@ def tiles(n_images: int, height: int, width: int, tile: tuple[int, int]) -> list
     return [Tile(i, y, x) for i in range(n_images) for y in ys for x in xs]
 
 
-def window_bytes_per_pixel(config: GeneratorConfig, itemsize: int = 4, im2col: bool = False) -> float:
-    """Peak inference memory of ``FastGenerator`` in bytes per LR pixel of a window, activations of ``itemsize``.
-
-    Elements per LR pixel (C channels, k = log2(scale) upsampling blocks): the residual body holds 4·C; a middle
-    upsampling block its input and output, 5·C·4^(j−1); the last stage its input, C·4^(k−1), while its strips stay
-    cache-sized. Counted on top: the float32 result and its cropped copy, 2·3·scale². Measured at ×4 in fp32: 1.14 KB
-    per pixel against the 1.66 KB estimated here. ``im2col``: PyTorch's unfolding convolution (reduced precision on
-    a CPU without native bf16) also buffers the sub-pixel tail's 5×5 taps of its 4·C channels at twice the LR size.
-    """
-    c, k = config.channels, int(math.log2(config.scale))
-    elements = max([4 * c, c * 4 ** (k - 1)] + [5 * c * 4 ** (j - 1) for j in range(1, k)])
-    unfold = 25 * c * config.scale**2 * itemsize if im2col else 0
-    return elements * itemsize + 2 * 3 * config.scale**2 * 4 + unfold
-
-
 def _core_fitting(length: int, overlap: int, margin: int, max_window: int, multiple: int) -> int | None:
     """Core size along an axis for the fewest windows no longer than ``max_window``, split evenly (a multiple of
     ``multiple``); the whole axis when its window fits; None when not even one multiple fits."""
@@ -160,20 +142,18 @@ def upscale_tensor(
     tile: int | tuple[int, int],
     overlap: int,
     batch: int = 1,
-    autocast: contextlib.AbstractContextManager | None = None,
     *,
     device: torch.device | None = None,
-    memory_format: torch.memory_format = torch.contiguous_format,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Super-resolve ``lr`` tile by tile with the border policy of this module.
 
     Tensor contract: ``lr`` is float (N, 3, H, W) in [0, 1] on any device; ``net`` maps (B, 3, h, w) in [0, 1] to
-    (B, 3, scale·h, scale·w) in nominal [−1, 1] (a ``Generator``). Returns float32 (N, 3, scale·H, scale·W) in
-    [0, 1] on ``lr``'s device; windows run on ``device`` (default: ``lr``'s), in ``memory_format``, under
-    ``autocast`` (entered once). ``tile`` is the core size in LR pixels, square or (rows, columns), 0 = the whole
-    axis; ``overlap`` is the context per side, exact when ≥ the network's receptive radius; ``batch`` windows of
-    one shape run per call.
+    float32 (B, 3, scale·h, scale·w) in nominal [−1, 1] (a ``Generator``, or its inference graph, which chooses its
+    own precision and layout). Returns float32 (N, 3, scale·H, scale·W) in [0, 1] on ``lr``'s device; windows are
+    cut from ``lr`` as they are (NCHW, its dtype) and run on ``device`` (default: ``lr``'s). ``tile`` is the core
+    size in LR pixels, square or (rows, columns), 0 = the whole axis; ``overlap`` is the context per side, exact
+    when ≥ the network's receptive radius; ``batch`` windows of one shape run per call.
     ``progress(done, total)`` is called after each batch.
     """
     if lr.ndim != 4 or lr.shape[1] != 3:
@@ -195,16 +175,16 @@ def upscale_tensor(
         ys, xs = window_span(t.y, th, h, overlap, margin), window_span(t.x, tw, w, overlap, margin)
         kinds.setdefault((ys[1] - ys[0], xs[1] - xs[0], t.y - ys[0], t.x - xs[0]), []).append((t, ys, xs))
     total, done = sum(map(len, kinds.values())), 0
-    with torch.inference_mode(), autocast or contextlib.nullcontext():
+    with torch.inference_mode():
         for group in itertools.chain.from_iterable(_batches(g, batch) for g in kinds.values()):
             windows = torch.stack([
                 lr[t.index].index_select(1, rows[y0 + margin : y1 + margin])
                 .index_select(2, cols[x0 + margin : x1 + margin])
                 for t, (y0, y1), (x0, x1) in group
-            ]).to(device, memory_format=memory_format)
+            ]).to(device)
             t0, (y0, _), (x0, _) = group[0]
             dy, dx = scale * (t0.y - y0), scale * (t0.x - x0)
-            sr = net(windows)[:, :, dy : dy + scale * th, dx : dx + scale * tw].float()
+            sr = net(windows)[:, :, dy : dy + scale * th, dx : dx + scale * tw]
             sr = sr.add_(1).mul_(0.5).clamp_(0, 1).to(lr.device)
             for (t, _, _), y in zip(group, sr, strict=True):
                 out[t.index, :, scale * t.y : scale * (t.y + th), scale * t.x : scale * (t.x + tw)] = y
