@@ -155,9 +155,11 @@ def test_upscale_files_writes_what_upscale_file_writes_and_no_partial_file(
     jobs = [Job(tmp_path / "in" / n, tmp_path / "out" / n.replace(".png", "_x2.png")) for n in [*names, "bad.png"]]
     up = Upscaler(tiny_generator(), "cpu", "fp32")
 
-    class NoMemory:
-        def upscale_picture(self, picture: images.Picture, progress: object) -> images.Picture:
+    class NoMemory(Upscaler):
+        def upscale_picture(self, picture: images.Picture, progress: object = None) -> images.Picture:
             raise MemoryError
+
+    no_memory = NoMemory(tiny_generator(), "cpu", "fp32")
 
     encoder = images._encoder
 
@@ -179,7 +181,7 @@ def test_upscale_files_writes_what_upscale_file_writes_and_no_partial_file(
         tiles.append(job.src.name)
         return contextlib.nullcontext(None)
 
-    done = list(pipeline.upscale_files(jobs, lambda job: NoMemory() if job.src.name == "d.png" else up,
+    done = list(pipeline.upscale_files(jobs, lambda job: no_memory if job.src.name == "d.png" else up,
                                        threads=2, tiles=tile_progress))
     assert sorted(d.index for d in done) == list(range(len(jobs)))
     errors = {d.item.src.name: str(d.error) for d in done if d.error is not None}

@@ -13,12 +13,17 @@ of fully transparent pixels, which is arbitrary in files (often black), is first
 nearest opaque content (push-pull fill). So the network sees no false edge at the silhouette and no colour bleeds
 into the antialiased border; premultiplying instead would darken that border before a non-linear network and
 divide by tiny alphas after it.
+
+A file's upscale is three steps, which the batch pipeline (``srgan.pipeline``) runs in different threads:
+``read_input``, ``Upscaler.compute_output`` and ``save_result``; ``Upscaler.upscale_file`` runs them in turn. An output
+too large for memory (``Upscaler.writes_in_bands``) is written by the middle step, a row of tiles at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
@@ -38,6 +43,10 @@ ALPHA_MODES = ("bicubic", "model")
 # On a GPU the float result is assembled there when it takes at most this fraction of the free memory (tiles get
 # half): it is then turned into integers on the GPU, and only those cross to the host, 4× fewer bytes at 8 bits.
 GPU_RESULT_FRACTION = 0.25
+# An output written in bands (Upscaler.writes_in_bands) shares the memory budget: a band of its integers may take this
+# fraction, its tiles the rest.
+BAND_FRACTION = 0.25
+_NAN = "the model's output holds NaN values (an overflow? try --precision fp32)"
 _LUMA = (0.299, 0.587, 0.114)
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)
 # The shipped model `srgan upscale` takes for JPEG files when no --model is given: trained on JPEG-compressed
@@ -135,13 +144,20 @@ class Upscaler:
     def scale(self) -> int:
         return self._config.scale
 
-    def tile_size(self, image: tuple[int, int]) -> tuple[int, int]:
+    def tile_size(self, image: tuple[int, int], band_row_bytes: int = 0) -> tuple[int, int]:
         """Core size (rows, columns) in LR pixels for an ``image`` (height, width): ``tile`` as given (0 = whole
-        axis), or for "auto" the fewest window pixels that fit in memory now (the whole image when it fits)."""
+        axis), or for "auto" the fewest window pixels that fit in memory now (the whole image when it fits). For an
+        output written in bands of ``band_row_bytes`` per LR row, the tiles get what the band leaves of the budget,
+        and a band (a row of cores) at most ``BAND_FRACTION`` of it."""
         if self.tile != "auto":
             return int(self.tile), int(self.tile)
         per_pixel = self._net.window_bytes_per_pixel()
-        return tiling.auto_tile(per_pixel, self.overlap, self.batch, runtime.memory_budget(self.device), image)
+        budget = runtime.memory_budget(self.device)
+        if not band_row_bytes:
+            return tiling.auto_tile(per_pixel, self.overlap, self.batch, budget, image)
+        band = BAND_FRACTION * budget
+        return tiling.auto_tile(per_pixel, self.overlap, self.batch, budget - band, image,
+                                max_rows=int(band // band_row_bytes))
 
     def upscale(self, image: ImageT) -> ImageT:
         """Upscale a PIL image or a numpy uint8/uint16 array (H, W) or (H, W, 1|2|3|4); same type back.
@@ -161,27 +177,58 @@ class Upscaler:
                      progress: Callable[[int, int], None] | None = None,
                      png_compression: int = images.PNG_COMPRESSION) -> Path:
         """Read ``src``, upscale, write ``dst`` (format from its extension, ``png_compression`` the zlib level 0-9
-        of a PNG) atomically; returns ``dst``."""
-        dst = Path(dst)
-        images.prepare_output(dst, overwrite)  # fail before the expensive part
-        picture = images.load(src, max_pixels)
-        try:
-            result = self.upscale_picture(picture, progress)
-        except SrganError as e:  # what went wrong with the pixels is reported against their file
-            raise SrganError(e.problem, src) from e
-        return images.save(result, dst, overwrite, png_compression)
+        of a PNG) atomically; returns ``dst``. An output too large for memory is written a row of tiles at a time
+        as they are computed (``writes_in_bands``); its pixels are the same."""
+        picture = read_input(src, dst, overwrite, max_pixels)
+        result = self.compute_output(picture, src, dst, overwrite, png_compression, progress)
+        return save_result(result, src, dst, overwrite, png_compression)
+
+    def compute_output(self, picture: Picture, src: str | Path, dst: str | Path, overwrite: bool = False,
+                       png_compression: int = images.PNG_COMPRESSION,
+                       progress: Callable[[int, int], None] | None = None) -> Picture | Path:
+        """The network's step of ``upscale_file`` (``picture`` decoded from ``src``): the result, for
+        ``save_result`` to write to ``dst``; or, when ``writes_in_bands``, ``dst`` itself, already written band by
+        band as the tiles finished."""
+        with _about(src):
+            if not self.writes_in_bands(picture, dst):
+                return self.upscale_picture(picture, progress)
+            h, w, c = picture.color.shape
+            dtype = picture.color.dtype
+            tile = self.tile_size((h, w), band_row_bytes=self.scale**2 * w * c * _carrier(dtype).itemsize)
+
+            def finish(sr: torch.Tensor) -> torch.Tensor:  # what upscale_picture does to the whole result, per tile
+                _check_finite(sr)
+                return _rounded(_gray(sr) if c == 1 else sr, dtype)
+
+            lr = _network_input(_to_float(picture.color), self.device)
+            bands = tiling.upscale_bands(self._net, lr, self.scale, tile, self.overlap, self.batch,
+                                         device=self.device, progress=progress, finish=finish)
+            return images.save_bands((band[0].permute(1, 2, 0).cpu().numpy() for band in bands),
+                                     (self.scale * h, self.scale * w, c), dtype, picture.meta.scaled(self.scale),
+                                     dst, overwrite, png_compression)
+
+    def writes_in_bands(self, picture: Picture, dst: str | Path) -> bool:
+        """Whether ``compute_output`` writes the result of ``picture`` to ``dst`` a row of tiles at a time instead of
+        returning it whole. Yes when its float32 pixels (12 bytes per output pixel, ``upscale_picture``'s largest
+        buffer) would exceed the host's memory budget (``runtime.memory_budget``) and the file can be written so:
+        PNG or TIFF, without alpha (upscaled from the whole alpha channel), at the model's scale (the resize to
+        another size needs the whole result). The one place this is decided."""
+        h, w = picture.color.shape[:2]
+        if (self.size is not None or picture.alpha is not None
+                or images.output_format(Path(dst)) not in images.BAND_FORMATS):
+            return False
+        return 12 * self.scale**2 * h * w > runtime.memory_budget(torch.device("cpu"))
 
     def upscale_picture(self, picture: Picture, progress: Callable[[int, int], None] | None = None) -> Picture:
         """Upscale colour and alpha of a decoded picture; metadata is carried with its resolution scaled."""
         h, w = picture.color.shape[:2]
         target = None if self.size is None else self.size.of((h, w))
-        top = picture.max_value
-        color = picture.color.astype(np.float32) / top
+        color = _to_float(picture.color)
         if picture.alpha is not None:
             color = fill_transparent(color, picture.alpha > 0)
         sr = self._super_resolve(color, progress)
         if picture.color.shape[2] == 1:
-            sr = torch.einsum("c,nchw->nhw", torch.tensor(_LUMA, device=sr.device), sr)[:, None]
+            sr = _gray(sr)
         if target is not None:
             sr = resize_to(sr, target)
         out = _to_integer(sr, picture.color.dtype)
@@ -207,13 +254,10 @@ class Upscaler:
     def _super_resolve(self, image: np.ndarray, progress: Callable[[int, int], None] | None) -> torch.Tensor:
         """(H, W, 1|3) float in [0, 1] → (1, 3, sH, sW) float32 in [0, 1] on ``_result_device``."""
         h, w, _ = image.shape
-        lr = torch.from_numpy(image).permute(2, 0, 1)[None].expand(1, 3, h, w).to(self._result_device(h, w))
+        lr = _network_input(image, self._result_device(h, w))
         sr = tiling.upscale_tensor(self._net, lr, self.scale, self.tile_size((h, w)), self.overlap, self.batch,
                                    device=self.device, progress=progress)
-        # NaN survives the clamp to [0, 1] (infinities do not) and would be written as black; a sum finds it
-        # without a second result-sized buffer.
-        if sr.sum().isnan():
-            raise SrganError("the model's output holds NaN values (an overflow? try --precision fp32)")
+        _check_finite(sr)
         return sr
 
     def _result_device(self, h: int, w: int) -> torch.device:
@@ -224,6 +268,39 @@ class Upscaler:
             if result_bytes <= GPU_RESULT_FRACTION * torch.cuda.mem_get_info(self.device)[0]:
                 return self.device
         return torch.device("cpu")
+
+
+def read_input(src: str | Path, dst: str | Path, overwrite: bool = False,
+               max_pixels: int | None = images.DEFAULT_MAX_PIXELS) -> Picture:
+    """The first step of ``Upscaler.upscale_file``: refuse to replace ``dst`` without ``overwrite`` (before the
+    expensive part), then decode ``src``."""
+    with _about(src):
+        images.prepare_output(Path(dst), overwrite)
+        return images.load(src, max_pixels)
+
+
+def save_result(result: Picture | Path, src: str | Path, dst: str | Path, overwrite: bool = False,
+                png_compression: int = images.PNG_COMPRESSION) -> Path:
+    """The last step of ``Upscaler.upscale_file``: write what ``compute_output`` gave to ``dst`` atomically (a path
+    is a result already written)."""
+    if isinstance(result, Path):
+        return result
+    with _about(src):
+        return images.save(result, dst, overwrite, png_compression)
+
+
+@contextlib.contextmanager
+def _about(src: str | Path) -> Iterator[None]:
+    """A failure of a file's upscale as one line: what went wrong with the pixels, or running out of memory, is
+    reported against the input file; a problem with another file (the output) keeps its own name."""
+    try:
+        yield
+    except SrganError as e:
+        if e.path:
+            raise
+        raise SrganError(e.problem, src) from e
+    except (MemoryError, torch.OutOfMemoryError) as e:
+        raise SrganError("out of memory; try a smaller --tile", src) from e
 
 
 def fill_transparent(color: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -251,16 +328,49 @@ def _sum_2x2(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2, -1).sum(axis=(1, 3))
 
 
+def _to_float(a: np.ndarray) -> np.ndarray:
+    """uint8/uint16 pixels → float32 in [0, 1], in one new buffer."""
+    f = a.astype(np.float32)
+    f /= np.iinfo(a.dtype).max
+    return f
+
+
+def _network_input(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(H, W, 1|3) float in [0, 1] → (1, 3, H, W) on ``device``, grey replicated (a view on a CPU)."""
+    h, w, _ = image.shape
+    return torch.from_numpy(image).permute(2, 0, 1)[None].expand(1, 3, h, w).to(device)
+
+
+def _check_finite(sr: torch.Tensor) -> None:
+    """NaN survives the clamp to [0, 1] (infinities do not) and would be written as black; a sum finds it without
+    a second buffer of the result's size."""
+    if sr.sum().isnan():
+        raise SrganError(_NAN)
+
+
+def _gray(sr: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) → (N, 1, H, W) Rec. 601 luma, element by element: the same on a tile as on the whole image."""
+    return sr[:, 0:1] * _LUMA[0] + sr[:, 1:2] * _LUMA[1] + sr[:, 2:3] * _LUMA[2]
+
+
+def _carrier(dtype: np.dtype) -> torch.dtype:
+    """The torch integer type holding values of ``dtype`` (torch has no general-purpose uint16)."""
+    return torch.uint8 if dtype == np.uint8 else torch.int32
+
+
+def _rounded(t: torch.Tensor, dtype: np.dtype) -> torch.Tensor:
+    """Floats in [0, 1] → the integers of ``dtype`` (rounded half to even), in ``_carrier(dtype)``."""
+    return t.mul(float(np.iinfo(dtype).max)).round_().to(_carrier(dtype))
+
+
 def _to_integer(t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
     """(1, C, H, W) float in [0, 1] on any device → (H, W, C) ``dtype`` on the host, converted in row chunks to
     bound extra memory; on a GPU the chunks become integers before they are copied."""
     _, c, h, w = t.shape
-    top = float(np.iinfo(dtype).max)
-    carrier = torch.uint8 if dtype == np.uint8 else torch.int32  # torch has no general-purpose uint16
     out = np.empty((h, w, c), dtype=dtype)
     step = max(1, (1 << 22) // (w * c))
     for y in range(0, h, step):
-        out[y : y + step] = t[0, :, y : y + step].permute(1, 2, 0).mul(top).round_().to(carrier).cpu().numpy()
+        out[y : y + step] = _rounded(t[0, :, y : y + step].permute(1, 2, 0), dtype).cpu().numpy()
     return out
 
 

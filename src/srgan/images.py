@@ -22,6 +22,10 @@ images (``INPUT_EXTENSIONS``). Decisions, in one place:
 - JPEG has no alpha: an image with transparency written as JPEG is composited on white, with a warning.
 - Decompression bombs: Pillow's own guard is replaced by ``max_pixels`` (``srgan upscale --max-pixels``; the other
   commands keep the default), checked from the header before any pixel is decoded.
+- Outputs too large to hold whole arrive in bands (``save_bands``): PNG (srgan's own writer, a few rows at a time,
+  with Pillow's filter choices, zlib settings and chunk order, so an 8-bit file has the bytes Pillow writes where both
+  use the same zlib; it also writes every 16-bit PNG) and TIFF (tifffile, in deflated strips; it also writes every
+  16-bit TIFF). Pillow writes JPEG, WebP and BMP from a whole image only.
 Every problem with a file is an ``SrganError`` naming it. Outputs are written to a temporary file in the target
 folder and renamed into place, so a failure never leaves a partial file.
 """
@@ -37,7 +41,7 @@ import stat
 import struct
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -62,6 +66,13 @@ INPUT_EXTENSIONS = frozenset(EXTENSION_FORMATS) | {".gif"}
 _KEEP_EXIF_TAGS = (270, 271, 272, 305, 306, 315, 33432)  # description, make, model, software, date, artist, (c)
 _SUB_IFDS = (0x8769, 0x8825)  # Exif, GPS
 _EXIF_IFD, _ORIENTATION, _PIXEL_X, _PIXEL_Y = 0x8769, 274, 0xA002, 0xA003
+# Formats save_bands writes a band at a time (Pillow writes JPEG and WebP from a whole image only).
+BAND_FORMATS = ("PNG", "TIFF")
+_CHUNK_BYTES = 1 << 20  # raw bytes a band writer converts, filters and deflates at a time (a PNG) or per strip (a TIFF)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels → grey, grey + alpha, RGB, RGBA
+_PNG_FILTERS = np.array([0, 2, 1, 4], np.uint8)  # None, Up, Sub, Paeth: the order Pillow tries them in
+_SIGNED_MAGNITUDE = np.minimum(np.arange(256), 256 - np.arange(256)).astype(np.uint8)  # |a byte read as int8|
 _XMP_ORIENTATION = re.compile(rb'\s*tiff:Orientation="\d"|<tiff:Orientation>\d</tiff:Orientation>')
 # What a damaged or non-image file can make Pillow, imagecodecs, tifffile or LittleCMS raise while decoding it.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, KeyError, struct.error,
@@ -250,13 +261,43 @@ def save(picture: Picture, path: str | Path, overwrite: bool = False,
     check_number("png_compression", png_compression, choices=range(10))
     path = Path(path)
     fmt = prepare_output(path, overwrite)
-    write = _encoder(picture, fmt, path, png_compression)
+    return write_output(path, _new_file(_encoder(picture, fmt, path, png_compression)), overwrite)
+
+
+def save_bands(bands: Iterable[np.ndarray], shape: tuple[int, int, int], dtype: type | np.dtype, meta: Metadata,
+               path: str | Path, overwrite: bool = False, png_compression: int = PNG_COMPRESSION) -> Path:
+    """Write an image that arrives in horizontal bands, top to bottom, without ever holding it whole: a PNG's rows
+    are filtered and deflated as they come, a TIFF's in strips (``BAND_FORMATS``).
+
+    ``shape`` is the image's (H, W, C), C 1 (grey) or 3; ``dtype`` uint8 or uint16; each band (rows, W, C) holds
+    values of ``dtype`` in any integer type and layout (it is converted a few rows at a time). Atomic and refusing
+    to replace a file unless ``overwrite``, as ``save``: an exception from ``bands`` (a computation failing half-way)
+    leaves no file. The file decodes to the pixels ``save`` writes, with the same metadata, except that a TIFF keeps
+    ICC and resolution only (``save`` also keeps EXIF in 8-bit TIFFs); an 8-bit PNG has ``save``'s bytes where
+    Pillow and Python use the same zlib.
+    """
+    check_number("png_compression", png_compression, choices=range(10))
+    path = Path(path)
+    fmt = prepare_output(path, overwrite)
+    h, w, c = shape
+    if fmt not in BAND_FORMATS or c not in (1, 3) or np.dtype(dtype) not in (np.uint8, np.uint16):
+        raise ValueError(f"save_bands writes 1 or 3 channels of uint8 or uint16 as {'/'.join(BAND_FORMATS)}, "
+                         f"not {c} of {np.dtype(dtype)} as {fmt}")
+    if fmt == "PNG":
+        exif = _exif_for(meta, w, h, sub_ifds=True)
+        return write_output(path, _new_file(lambda f: _write_png(f, bands, shape, dtype, meta, exif,
+                                                                 png_compression)), overwrite)
+    return write_output(path, _new_file(lambda f: _write_tiff(f, bands, shape, dtype, meta)), overwrite)
+
+
+def _new_file(write: Callable[[BinaryIO], object]) -> Callable[[Path], None]:
+    """``write`` into a new file at the path it is given (the temporary file of ``write_output``)."""
 
     def write_file(tmp: Path) -> None:
         with open(tmp, "xb") as f:
             write(f)
 
-    return write_output(path, write_file, overwrite)
+    return write_file
 
 
 # ---------------------------------------------------------------- loading
@@ -431,10 +472,11 @@ def _encoder(picture: Picture, fmt: str, path: Path, png_compression: int) -> Ca
     h, w = picture.color.shape[:2]
     meta = picture.meta
     exif = _exif_for(meta, w, h, sub_ifds=fmt != "TIFF")
-    if picture.color.dtype == np.uint16 and fmt == "PNG":
-        return lambda f: f.write(_png16(picture, exif, png_compression))
-    if picture.color.dtype == np.uint16 and fmt == "TIFF":
-        return lambda f: _tiff16(picture, f)
+    if picture.color.dtype == np.uint16 and fmt in ("PNG", "TIFF"):  # Pillow writes 16 bits of grey only
+        pixels = _interleave(picture.color, picture.alpha).reshape(h, w, -1)
+        if fmt == "PNG":
+            return lambda f: _write_png(f, [pixels], pixels.shape, np.uint16, meta, exif, png_compression)
+        return lambda f: _write_tiff(f, [pixels], pixels.shape, np.uint16, meta)
     picture = _to_8bit(picture, fmt, path)
     if fmt == "JPEG" and picture.alpha is not None:
         picture = _on_white(picture, path)
@@ -465,29 +507,107 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _png16(picture: Picture, exif: bytes | None, level: int) -> bytes:
-    """16-bit PNG: libpng via imagecodecs (zlib ``level``), with the metadata chunks inserted right after IHDR."""
-    png = imagecodecs.png_encode(_interleave(picture.color, picture.alpha), level=level)
-    meta, chunks = picture.meta, []
+def _png_metadata(meta: Metadata, exif: bytes | None) -> bytes:
+    """The chunks between IHDR and IDAT, in Pillow's order and form: ICC profile, text, resolution, EXIF."""
+    chunks = []
     if meta.icc_profile:
-        chunks.append(_png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(meta.icc_profile)))
-    if meta.dpi:
-        per_metre = [round(d / 0.0254) for d in meta.dpi]
-        chunks.append(_png_chunk(b"pHYs", struct.pack(">IIB", *per_metre, 1)))
-    if exif:
-        chunks.append(_png_chunk(b"eXIf", exif.removeprefix(b"Exif\0\0")))
+        chunks.append(_png_chunk(b"iCCP", b"ICC Profile\0\0" + zlib.compress(meta.icc_profile)))
     for k, v in meta.text:
         chunks.append(_png_chunk(b"iTXt", k.encode("latin-1", "replace")[:79] + b"\0\0\0\0\0" + v.encode()))
-    ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length + type, IHDR data, CRC
-    return png[:ihdr_end] + b"".join(chunks) + png[ihdr_end:]
+    if meta.dpi:
+        chunks.append(_png_chunk(b"pHYs", struct.pack(">IIB", *(int(d / 0.0254 + 0.5) for d in meta.dpi), 1)))
+    if exif:
+        chunks.append(_png_chunk(b"eXIf", exif.removeprefix(b"Exif\0\0")))
+    return b"".join(chunks)
 
 
-def _tiff16(picture: Picture, f: BinaryIO) -> None:
-    meta = picture.meta
+def _write_png(f: BinaryIO, bands: Iterable[np.ndarray], shape: tuple[int, ...], dtype: type | np.dtype,
+               meta: Metadata, exif: bytes | None, level: int) -> None:
+    """A PNG of ``shape`` (H, W, C: grey, grey + alpha, RGB, RGBA) from its rows in bands, a few rows at a time:
+    each row filtered as ``_png_filter`` chooses, all deflated as one zlib stream at ``level`` (memory level 9,
+    Z_FILTERED) and cut into IDAT chunks of max(64 KiB, 4·W) bytes — Pillow's choices, so that an 8-bit file has the
+    bytes Pillow writes (with the same zlib)."""
+    h, w, c = shape
+    itemsize = np.dtype(dtype).itemsize
+    f.write(_PNG_SIGNATURE + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8 * itemsize, _PNG_COLOR_TYPES[c],
+                                                             0, 0, 0)))
+    f.write(_png_metadata(meta, exif))
+    deflate = zlib.compressobj(level, zlib.DEFLATED, 15, 9, zlib.Z_FILTERED)
+    idat = max(1 << 16, 4 * w)
+    pending = bytearray()
+    above = np.zeros(w * c * itemsize, np.uint8)
+    rows = max(1, _CHUNK_BYTES // (w * c * itemsize))
+    for chunk in _row_chunks(bands, rows, np.dtype(dtype).newbyteorder(">"), h):
+        raw = chunk.view(np.uint8).reshape(len(chunk), -1)
+        pending += deflate.compress(_png_filter(raw, above, c * itemsize))
+        above = raw[-1]
+        while len(pending) >= idat:
+            f.write(_png_chunk(b"IDAT", bytes(pending[:idat])))
+            del pending[:idat]
+    pending += deflate.flush()
+    for i in range(0, len(pending), idat):
+        f.write(_png_chunk(b"IDAT", bytes(pending[i : i + idat])))
+    f.write(_png_chunk(b"IEND", b""))
+
+
+def _png_filter(raw: np.ndarray, above: np.ndarray, bpp: int) -> np.ndarray:
+    """PNG scanlines (k, 1 + n) for rows of bytes ``raw`` (k, n) under the row ``above``, ``bpp`` bytes a pixel:
+    each row with the filter (None, Up, Sub or Paeth) whose bytes, read as signed, have the least sum of magnitudes,
+    the first of them on a tie — the heuristic of the PNG specification, as libpng and Pillow use it."""
+    up = np.concatenate([above[None], raw[:-1]])
+    left, up_left = np.zeros_like(raw), np.zeros_like(raw)
+    left[:, bpp:], up_left[:, bpp:] = raw[:, :-bpp], up[:, :-bpp]
+    a, b, c = (x.astype(np.int16) for x in (left, up, up_left))
+    pa, pb, pc = np.abs(b - c), np.abs(a - c), np.abs(a + b - 2 * c)
+    paeth = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, up_left))
+    candidates = np.stack([raw, raw - up, raw - left, raw - paeth])  # in the order of _PNG_FILTERS
+    best = _SIGNED_MAGNITUDE[candidates].sum(axis=2, dtype=np.int64).argmin(axis=0)
+    out = np.empty((raw.shape[0], raw.shape[1] + 1), np.uint8)
+    out[:, 0] = _PNG_FILTERS[best]
+    out[:, 1:] = candidates[best, np.arange(raw.shape[0])]
+    return out
+
+
+def _write_tiff(f: BinaryIO, bands: Iterable[np.ndarray], shape: tuple[int, ...], dtype: type | np.dtype,
+                meta: Metadata) -> None:
+    """A TIFF of ``shape`` (H, W, C: grey, grey + alpha, RGB, RGBA) from its rows in bands, with tifffile: strips of
+    about ``_CHUNK_BYTES``, each deflated (zlib level 6) as it is complete; ICC profile and resolution kept."""
+    h, w, c = shape
+    rows = max(1, _CHUNK_BYTES // (w * c * np.dtype(dtype).itemsize))
+    strips = (zlib.compress(chunk, 6) for chunk in _row_chunks(bands, rows, np.dtype(dtype).newbyteorder("<"), h))
     tifffile.imwrite(
-        f, _interleave(picture.color, picture.alpha),
-        photometric="minisblack" if picture.color.shape[2] == 1 else "rgb",
-        extrasamples=("unassalpha",) if picture.alpha is not None else None,
+        f, strips, shape=(h, w) if c == 1 else (h, w, c), dtype=dtype, byteorder="<", rowsperstrip=rows,
+        photometric="minisblack" if c <= 2 else "rgb", extrasamples=("unassalpha",) if c in (2, 4) else None,
         planarconfig="contig", compression="zlib", iccprofile=meta.icc_profile,
         resolution=meta.dpi, resolutionunit="INCH" if meta.dpi else None, metadata=None,
     )
+
+
+def _row_chunks(bands: Iterable[np.ndarray], rows: int, dtype: np.dtype, height: int) -> Iterator[np.ndarray]:
+    """The rows of ``bands`` regrouped ``rows`` at a time (the last group may be shorter), each group a new
+    C-contiguous ``dtype`` array; raises ValueError unless the bands hold ``height`` rows."""
+    parts: list[np.ndarray] = []
+    held = seen = 0  # rows in parts, rows of all bands so far
+    for band in bands:
+        y = 0
+        while y < len(band):
+            take = min(rows - held, len(band) - y)
+            parts.append(band[y : y + take])
+            held, y = held + take, y + take
+            if held == rows:
+                yield _stacked(parts, held, dtype)
+                parts, held = [], 0
+        seen += len(band)
+    if parts:
+        yield _stacked(parts, held, dtype)
+    if seen != height:
+        raise ValueError(f"the bands hold {seen} rows, the image {height}")
+
+
+def _stacked(parts: list[np.ndarray], rows: int, dtype: np.dtype) -> np.ndarray:
+    out = np.empty((rows, *parts[0].shape[1:]), dtype)
+    y = 0
+    for part in parts:
+        out[y : y + len(part)] = part
+        y += len(part)
+    return out

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from srgan import images
 from srgan.errors import SrganError, check_number
 
-if TYPE_CHECKING:  # run() needs no torch; upscale_files imports it when called
+if TYPE_CHECKING:  # run() needs no torch; upscale_files imports it (with srgan.api) when called
+    from pathlib import Path
+
     from srgan.api import Upscaler
     from srgan.batch import Job
     from srgan.images import Picture
@@ -125,41 +127,29 @@ def upscale_files(jobs: Sequence[Job], upscaler: Upscaler | Callable[[Job], Upsc
                   threads: int | None = None,
                   tiles: Callable[[Job], contextlib.AbstractContextManager[TileProgress | None]] | None = None,
                   ) -> Iterator[Done[Job]]:
-    """Upscale each ``job.src`` into ``job.dst`` (what ``Upscaler.upscale_file`` does for one file) through ``run``.
+    """Upscale each ``job.src`` into ``job.dst`` through ``run``: the three steps of ``Upscaler.upscale_file``
+    (``srgan.api``: read_input, compute_output, save_result), each in its stage.
 
     ``upscaler`` is one Upscaler or a function choosing one per job (called in this thread, so it may load models
     lazily). ``max_pixels`` (None: no limit) and ``png_compression`` are ``upscale_file``'s; ``threads`` defaults
     to ``default_threads()``. ``tiles(job)``, if given, is entered around each job's computation and gives its tile
     progress callback (done, total), or None. An existing output is refused before decoding unless ``overwrite``;
-    outputs are written atomically, so a failed job leaves no file. Running out of memory is that job's failure.
+    outputs are written atomically, so a failed job leaves no file. Running out of memory is that job's failure. An
+    output too large for memory is written by the compute stage, a row of tiles at a time.
     """
-    import torch
+    from srgan import api
 
     check_number("png_compression", png_compression, choices=range(10))
     choose = upscaler if callable(upscaler) else lambda _job: upscaler
 
-    @contextlib.contextmanager
-    def one_line(job: Job) -> Iterator[None]:
-        try:
-            yield
-        except SrganError as e:
-            if e.path:
-                raise
-            raise SrganError(e.problem, job.src) from e  # what went wrong with the pixels, against their file
-        except (MemoryError, torch.OutOfMemoryError) as e:
-            raise SrganError("out of memory; try a smaller --tile", job.src) from e
-
     def decode(job: Job) -> Picture:
-        with one_line(job):
-            images.prepare_output(job.dst, overwrite)  # fail before the expensive part
-            return images.load(job.src, max_pixels)
+        return api.read_input(job.src, job.dst, overwrite, max_pixels)
 
-    def compute(job: Job, picture: Picture) -> Picture:
-        with one_line(job), tiles(job) if tiles else contextlib.nullcontext() as progress:
-            return choose(job).upscale_picture(picture, progress)
+    def compute(job: Job, picture: Picture) -> Picture | Path:
+        with tiles(job) if tiles else contextlib.nullcontext() as progress:
+            return choose(job).compute_output(picture, job.src, job.dst, overwrite, png_compression, progress)
 
-    def encode(job: Job, result: Picture) -> None:
-        with one_line(job):
-            images.save(result, job.dst, overwrite, png_compression)
+    def encode(job: Job, result: Picture | Path) -> None:
+        api.save_result(result, job.src, job.dst, overwrite, png_compression)
 
     return run(jobs, decode, compute, encode, default_threads() if threads is None else threads)

@@ -51,7 +51,8 @@ def cpu_model() -> str:
 
 def memory_budget(device: torch.device) -> int:
     """Bytes tiles may use: half the free memory of a GPU; on a CPU a quarter of available RAM, at most
-    ``CPU_TILE_BUDGET``."""
+    ``CPU_TILE_BUDGET``. A result whose float32 pixels would exceed the CPU's budget is written to its file a row of
+    tiles at a time instead of held whole (``srgan.api.Upscaler.writes_in_bands``), the band sharing the budget."""
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0] * 0.5)
     return min(CPU_TILE_BUDGET, _available_ram() // 4)

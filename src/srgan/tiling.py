@@ -13,7 +13,8 @@ padding at its window's edge, and at the image edge its window ends where the ex
 
 Cores along an axis all have the same size: they start every ``tile`` pixels and the last one is shifted back to
 end at the image edge (it recomputes a few pixels of its neighbour, which are identical). Windows of equal shape
-and core offset (all but those at the image edges) run batched.
+and core offset (all but those at the image edges) run batched. ``upscale_tensor`` returns the whole result;
+``upscale_bands`` gives it a row of tiles (a band) at a time, for results too large to hold in memory.
 """
 
 from __future__ import annotations
@@ -107,10 +108,11 @@ def _core_fitting(length: int, overlap: int, margin: int, max_window: int, multi
 
 
 def auto_tile(bytes_per_pixel: float, overlap: int, batch: int, budget_bytes: float, image: tuple[int, int],
-              multiple: int = 8) -> tuple[int, int]:
+              multiple: int = 8, max_rows: int | None = None) -> tuple[int, int]:
     """Core size (rows, columns) for an ``image`` (height, width) that computes the fewest window pixels while
     ``batch`` windows of ``bytes_per_pixel`` per pixel fit in ``budget_bytes``: the whole image when it fits, else
-    cores split evenly, rectangular where that wastes less. At least ``multiple`` × ``multiple``.
+    cores split evenly, rectangular where that wastes less. At least ``multiple`` × ``multiple``; at most
+    ``max_rows`` rows (a band of ``upscale_bands`` is a row of cores) unless that is below ``multiple``.
     """
     height, width = image
     margin = min(overlap, EDGE_MARGIN)
@@ -118,7 +120,7 @@ def auto_tile(bytes_per_pixel: float, overlap: int, batch: int, budget_bytes: fl
     best: tuple[int, int, int] | None = None
     for rows in range(1, math.ceil(height / multiple) + 1):
         th = height if rows == 1 else math.ceil(height / rows / multiple) * multiple
-        if rows > 1 and th >= height:
+        if (rows > 1 and th >= height) or (max_rows is not None and th > max(max_rows, multiple)):
             continue
         heights = _window_sizes(height, th, overlap, margin)
         tw = _core_fitting(width, overlap, margin, int(max_pixels // max(heights)), multiple)
@@ -156,6 +158,41 @@ def upscale_tensor(
     when ≥ the network's receptive radius; ``batch`` windows of one shape run per call.
     ``progress(done, total)`` is called after each batch.
     """
+    (out,) = _upscale(net, lr, scale, tile, overlap, batch, device, progress, None, by_row=False)
+    return out
+
+
+def upscale_bands(
+    net: nn.Module,
+    lr: torch.Tensor,
+    scale: int,
+    tile: int | tuple[int, int],
+    overlap: int,
+    batch: int = 1,
+    *,
+    device: torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    finish: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> Iterator[torch.Tensor]:
+    """``upscale_tensor`` one row of tiles (a band) at a time, top to bottom, for results too large to hold whole:
+    memory is set by the tiles and one band, not by the image.
+
+    Yields (N, C, scale·rows, scale·W) tensors on ``lr``'s device for consecutive output rows: laid one under the
+    other they are ``upscale_tensor``'s result (bit for bit with ``batch`` 1; windows batch within a band here, over
+    the whole image there). Where the last row of cores is moved back to end at the image edge, the band above stops
+    where it starts, as the last tiles overwrite that overlap in ``upscale_tensor``. ``finish`` maps each batch of
+    finished cores, float32 (B, 3, h, w) in [0, 1] on ``device``, to what the bands hold (any dtype and channel
+    count; default: as they are): rounded to integers there, a band takes a quarter of its floats' memory. Other
+    arguments as ``upscale_tensor``.
+    """
+    return _upscale(net, lr, scale, tile, overlap, batch, device, progress, finish, by_row=True)
+
+
+def _upscale(net: nn.Module, lr: torch.Tensor, scale: int, tile: int | tuple[int, int], overlap: int, batch: int,
+             device: torch.device | None, progress: Callable[[int, int], None] | None,
+             finish: Callable[[torch.Tensor], torch.Tensor] | None, by_row: bool) -> Iterator[torch.Tensor]:
+    """The tile loop of both: the rows of cores in bands (each row a band, or all rows one band), windows of one
+    shape and core offset batched within a band, each band yielded as soon as its tiles are done."""
     if lr.ndim != 4 or lr.shape[1] != 3:
         raise ValueError(f"expected an (N, 3, H, W) tensor, got shape {tuple(lr.shape)}")
     if overlap < 0 or batch < 1:
@@ -168,27 +205,37 @@ def upscale_tensor(
     # rows/cols index the reflect-extended image: position p of the image is entry p + margin
     rows = torch.from_numpy(reflect_index(np.arange(-margin, h + margin), h)).to(lr.device)
     cols = torch.from_numpy(reflect_index(np.arange(-margin, w + margin), w)).to(lr.device)
-    out = torch.empty((n, 3, scale * h, scale * w), dtype=torch.float32, device=lr.device)
-    # windows batch together when they have the same shape and the same core offset (edges differ from the rest)
-    kinds: dict[tuple[int, ...], list[tuple[Tile, tuple[int, int], tuple[int, int]]]] = {}
-    for t in tiles(n, h, w, (th, tw)):
-        ys, xs = window_span(t.y, th, h, overlap, margin), window_span(t.x, tw, w, overlap, margin)
-        kinds.setdefault((ys[1] - ys[0], xs[1] - xs[0], t.y - ys[0], t.x - xs[0]), []).append((t, ys, xs))
-    total, done = sum(map(len, kinds.values())), 0
-    with torch.inference_mode():
-        for group in itertools.chain.from_iterable(_batches(g, batch) for g in kinds.values()):
-            windows = torch.stack([
-                lr[t.index].index_select(1, rows[y0 + margin : y1 + margin])
-                .index_select(2, cols[x0 + margin : x1 + margin])
-                for t, (y0, y1), (x0, x1) in group
-            ]).to(device)
-            t0, (y0, _), (x0, _) = group[0]
-            dy, dx = scale * (t0.y - y0), scale * (t0.x - x0)
-            sr = net(windows)[:, :, dy : dy + scale * th, dx : dx + scale * tw]
-            sr = sr.add_(1).mul_(0.5).clamp_(0, 1).to(lr.device)
-            for (t, _, _), y in zip(group, sr, strict=True):
-                out[t.index, :, scale * t.y : scale * (t.y + th), scale * t.x : scale * (t.x + tw)] = y
-            done += len(group)
-            if progress is not None:
-                progress(done, total)
-    return out
+    ys, xs = tile_starts(h, th), tile_starts(w, tw)
+    bands = [[y] for y in ys] if by_row else [ys]
+    total, done = n * len(ys) * len(xs), 0
+    for k, band in enumerate(bands):
+        top, stop = band[0], bands[k + 1][0] if k + 1 < len(bands) else h  # the LR rows this band gives
+        # windows batch together when they have the same shape and the same core offset (edges differ from the rest)
+        kinds: dict[tuple[int, ...], list[tuple[Tile, tuple[int, int], tuple[int, int]]]] = {}
+        for t in (Tile(i, y, x) for i in range(n) for y in band for x in xs):
+            wy, wx = window_span(t.y, th, h, overlap, margin), window_span(t.x, tw, w, overlap, margin)
+            kinds.setdefault((wy[1] - wy[0], wx[1] - wx[0], t.y - wy[0], t.x - wx[0]), []).append((t, wy, wx))
+        out: torch.Tensor | None = None
+        with torch.inference_mode():
+            for group in itertools.chain.from_iterable(_batches(g, batch) for g in kinds.values()):
+                windows = torch.stack([
+                    lr[t.index].index_select(1, rows[y0 + margin : y1 + margin])
+                    .index_select(2, cols[x0 + margin : x1 + margin])
+                    for t, (y0, y1), (x0, x1) in group
+                ]).to(device)
+                t0, (y0, _), (x0, _) = group[0]
+                dy, dx = scale * (t0.y - y0), scale * (t0.x - x0)
+                sr = net(windows)[:, :, dy : dy + scale * th, dx : dx + scale * tw]
+                sr = sr.add_(1).mul_(0.5).clamp_(0, 1)
+                sr = (sr if finish is None else finish(sr)).to(lr.device)
+                if out is None:
+                    out = torch.empty((n, sr.shape[1], scale * (band[-1] + th - top), scale * w), dtype=sr.dtype,
+                                      device=lr.device)
+                for (t, _, _), y in zip(group, sr, strict=True):
+                    y0 = scale * (t.y - top)
+                    out[t.index, :, y0 : y0 + scale * th, scale * t.x : scale * (t.x + tw)] = y
+                done += len(group)
+                if progress is not None:
+                    progress(done, total)
+        assert out is not None  # every band has at least one tile
+        yield out[:, :, : scale * (stop - top)]
