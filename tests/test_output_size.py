@@ -28,8 +28,8 @@ def srgan(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def test_resize_to_is_matlab_imresize_to_a_size(size: tuple[int, int]) -> None:
     """Taps give the dense MATLAB matrices' result, each axis at its own scale out/in."""
     x = torch.rand(2, 3, 37, 51, dtype=torch.float64)
-    mh = torch.from_numpy(resize_matrix(37, size[0], size[0] / 37))
-    mw = torch.from_numpy(resize_matrix(51, size[1], size[1] / 51))
+    mh = torch.tensor(resize_matrix(37, size[0], size[0] / 37))  # a copy: the cached matrices are read-only
+    mw = torch.tensor(resize_matrix(51, size[1], size[1] / 51))
     torch.testing.assert_close(resize_to(x, size), mh @ x @ mw.T, rtol=0, atol=1e-12)
 
 
