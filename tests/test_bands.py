@@ -3,7 +3,9 @@ with one encoder, the bytes) of the in-memory path; a failure half-way leaves no
 
 from __future__ import annotations
 
+import weakref
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +209,22 @@ def test_save_bands_takes_bands_of_any_height_and_integer_type(tmp_path: Path) -
     with pytest.raises(ValueError, match="save_bands writes 1 or 3 channels"):
         images.save_bands(iter([]), (2, 2, 3), np.uint8, Metadata(), tmp_path / "o.jpg")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+def test_save_bands_lets_go_of_a_band_before_asking_for_the_next(tmp_path: Path, ext: str) -> None:
+    """One band in memory at a time: when the next band is computed, nothing refers to the last one, not even the
+    rows waiting to fill the writer's next group (here the whole image is one group)."""
+    pixels = smooth(30, 20, 3)
+    held: list[weakref.ref] = []
+
+    def bands() -> Iterator[np.ndarray]:
+        for y in range(0, 30, 7):
+            assert [r() for r in held] == [None] * len(held)
+            band = pixels[y : y + 7].copy()
+            held.append(weakref.ref(band))
+            yield band
+            del band
+
+    images.save_bands(bands(), pixels.shape, np.uint8, Metadata(), tmp_path / f"o{ext}")
+    assert len(held) == 5 and np.array_equal(images.load(tmp_path / f"o{ext}").color, pixels)

@@ -203,9 +203,8 @@ class Upscaler:
             lr = _network_input(_to_float(picture.color), self.device)
             bands = tiling.upscale_bands(self._net, lr, self.scale, tile, self.overlap, self.batch,
                                          device=self.device, progress=progress, finish=finish)
-            return images.save_bands((band[0].permute(1, 2, 0).cpu().numpy() for band in bands),
-                                     (self.scale * h, self.scale * w, c), dtype, picture.meta.scaled(self.scale),
-                                     dst, overwrite, png_compression)
+            return images.save_bands(map(_host_rows, bands), (self.scale * h, self.scale * w, c), dtype,
+                                     picture.meta.scaled(self.scale), dst, overwrite, png_compression)
 
     def writes_in_bands(self, picture: Picture, dst: str | Path) -> bool:
         """Whether ``compute_output`` writes the result of ``picture`` to ``dst`` a row of tiles at a time instead of
@@ -351,6 +350,11 @@ def _check_finite(sr: torch.Tensor) -> None:
 def _gray(sr: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) → (N, 1, H, W) Rec. 601 luma, element by element: the same on a tile as on the whole image."""
     return sr[:, 0:1] * _LUMA[0] + sr[:, 1:2] * _LUMA[1] + sr[:, 2:3] * _LUMA[2]
+
+
+def _host_rows(band: torch.Tensor) -> np.ndarray:
+    """A band (1, C, rows, W) on any device as (rows, W, C) on the host (a view on a CPU)."""
+    return band[0].permute(1, 2, 0).cpu().numpy()
 
 
 def _carrier(dtype: np.dtype) -> torch.dtype:

@@ -598,6 +598,9 @@ def _row_chunks(bands: Iterable[np.ndarray], rows: int, dtype: np.dtype, height:
                 yield _stacked(parts, held, dtype)
                 parts, held = [], 0
         seen += len(band)
+        if parts:  # rows carried over to the next band's: copied, so that nothing holds this band ...
+            parts = [_stacked(parts, held, dtype)]
+        del band  # ... while the next one is computed
     if parts:
         yield _stacked(parts, held, dtype)
     if seen != height:
