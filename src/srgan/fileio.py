@@ -6,7 +6,8 @@ behave, and it starts with a dot, so folder scans skip it. New files get the usu
 ``replace`` the last step is exclusive (a hard link, which fails if the target exists), so of two writers racing
 for one new file exactly one succeeds and neither replaces the other's. A command's output (an upscaled image, a
 report, an ONNX file, eval's JSON and images) goes through ``write_output``, which also refuses to replace a file
-without ``--overwrite``, in the same words for every command.
+without ``--overwrite``, in the same words for every command. The one way a torch-saved file (a checkpoint,
+third-party weights) is read is here too: ``load_torch_state``, which never unpickles code.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from srgan.errors import SrganError
 
@@ -114,3 +117,19 @@ def given_file(path: str | Path | None, env_var: str, what: str) -> Path | None:
         return Path(env)
     return None
 
+
+
+def load_torch_state(path: str | Path, unreadable: str) -> Any:
+    """A file saved by ``torch.save``, read with ``weights_only`` (tensors and plain containers, never code). Any
+    failure is one error naming the file, "``unreadable`` (ExceptionType: first sentence)": torch raises many types
+    for bad files and they all mean the same to a user. torch's warning about an unusual pickle protocol is silenced,
+    since whatever it foretells is reported here in that one line."""
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # any failure to unpickle means the file is unusable
+        reason = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else ""
+        raise SrganError(f"{unreadable} ({type(e).__name__}: {reason})", path) from e

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srgan.errors import SrganError
-from srgan.fileio import given_file
+from srgan.fileio import given_file, load_torch_state
 
 ENV_VAR = "SRGAN_EFFNET_WEIGHTS"
 BN_EPS = 1e-3
@@ -132,11 +132,7 @@ class _Frozen(nn.Module):
 
     def _load(self, weights: str | Path | None) -> None:
         path = resolve_weights(weights)
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises many types for bad files; all mean "not a usable weight file"
-            raise SrganError(f"not a readable EfficientNet-Lite0 state dict ({type(e).__name__}: {e})"
-                             .splitlines()[0], path) from e
+        state = load_torch_state(path, "not a readable EfficientNet-Lite0 state dict")
         if not isinstance(state, dict):
             raise SrganError("not an EfficientNet-Lite0 state dict (expected a dict of tensors)", path)
         own = self.state_dict()

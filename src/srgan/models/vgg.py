@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from srgan.errors import SrganError
-from srgan.fileio import atomic_write, given_file
+from srgan.fileio import atomic_write, given_file, load_torch_state
 
 TORCHVISION_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
@@ -100,11 +100,7 @@ class VGG19Features(nn.Module):
                 for p in ("weight", "bias")]
 
     def _load_torchvision(self, path: Path) -> None:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises many types for bad files; all mean "not a usable weight file"
-            raise SrganError(f"not a readable VGG19 state dict ({type(e).__name__}: {e})".splitlines()[0],
-                             path) from e
+        state = load_torch_state(path, "not a readable VGG19 state dict")
         if not isinstance(state, dict):
             raise SrganError("not a VGG19 state dict (expected a dict of tensors)", path)
         missing = [k for k in self._needed_keys() if k not in state]

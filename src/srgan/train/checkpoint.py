@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from srgan.errors import SrganError
-from srgan.fileio import atomic_write, leftover_temps
+from srgan.fileio import atomic_write, leftover_temps, load_torch_state
 from srgan.train.runfolder import RunFolder
 
 FORMAT = "srgan-train-checkpoint"
@@ -83,11 +83,7 @@ def save(run: RunFolder, state: dict[str, Any], step: int, keep: int) -> Path:
 
 
 def load(path: Path) -> dict[str, Any]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # any failure to unpickle means the file is unusable
-        reason = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else ""
-        raise SrganError(f"unreadable checkpoint ({type(e).__name__}: {reason})", path) from e
+    state = load_torch_state(path, "unreadable checkpoint")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise SrganError("not an srgan training checkpoint", path)
     return state
