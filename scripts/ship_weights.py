@@ -358,6 +358,7 @@ def write_gan_card(path: Path, training: dict, table: dict, sources: list[dict],
     rows = "\n".join(f"| {n} | {r['psnr_y']:.3f} / {r['ssim_y']:.4f} | {r['niqe']:.3f} | {r['grid']:.3f} | "
                      f"{r['bicubic_psnr_y']:.3f} / {r['bicubic_ssim_y']:.4f} | {r['bicubic_niqe']:.3f} | "
                      f"{r['bicubic_grid']:.3f} |" for n, r in table.items())
+    originals = ", ".join(f"{n} {v}" for n, v in HR_NIQE.items())
     path.write_text(f"""# Model card: srgan-x4
 
 The paper's SRGAN ×4: the SRResNet generator (16 residual blocks, 64 channels, 1,550,659 parameters) initialised
@@ -382,7 +383,7 @@ fidelity, `srgan-x4` for appearance. Reproduce with `{training['command']}`.
 
 ## Evaluation (`srgan eval --metrics psnr ssim niqe grid`, MATLAB bicubic degradation, border crop 4)
 
-PSNR-Y / SSIM-Y against the original; NIQE (lower = more natural; the originals score Set5 5.437, Set14 4.922);
+PSNR-Y / SSIM-Y against the original; NIQE (lower = more natural; the originals score {originals});
 grid = the sub-pixel grid index (1 = no period-4 structure; originals Set5 1.040, Set14 1.054).
 
 | dataset | srgan-x4 PSNR-Y / SSIM-Y | NIQE | grid | bicubic PSNR-Y / SSIM-Y | NIQE | grid |

@@ -118,7 +118,6 @@ def given_file(path: str | Path | None, env_var: str, what: str) -> Path | None:
     return None
 
 
-
 def load_torch_state(path: str | Path, unreadable: str) -> Any:
     """A file saved by ``torch.save``, read with ``weights_only`` (tensors and plain containers, never code). Any
     failure is one error naming the file, "``unreadable`` (ExceptionType: first sentence)": torch raises many types
