@@ -182,3 +182,20 @@ def test_to_integer_rounds_to_nearest_across_row_chunks(dtype: type) -> None:
     assert out.dtype == dtype and out.shape == (h, w, 3)
     assert np.array_equal(out, expected)
     assert out[0, :4, 0].tolist() == [0, 0, 1, top]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_network_input_converts_integers_as_the_host_path_does(dtype: type, channels: int) -> None:
+    # Integers go to the device as they are and become floats there; the values must be exactly what the host
+    # conversion (used for the alpha-filled colour) gives, grey replicated to three channels.
+    top = np.iinfo(dtype).max
+    image = np.random.default_rng(0).integers(0, top, size=(5, 7, channels), endpoint=True, dtype=dtype)
+    image[0, 0] = [0] * channels
+    image[0, 1] = [top] * channels
+    t = api._network_input(image, torch.device("cpu"))
+    expected = api._network_input(api._to_float(image), torch.device("cpu"))
+    assert t.dtype == torch.float32 and t.shape == (1, 3, 5, 7)
+    assert torch.equal(t, expected)
+    assert torch.equal(t[0, :, 0, 0], torch.zeros(3)) and torch.equal(t[0, :, 0, 1], torch.ones(3))
+    assert torch.equal(t[0, :, 2, 3], torch.from_numpy(image[2, 3].astype(np.float32) / np.float32(top)).expand(3))

@@ -200,7 +200,7 @@ class Upscaler:
                 _check_finite(sr)
                 return _rounded(_gray(sr) if c == 1 else sr, dtype)
 
-            lr = _network_input(_to_float(picture.color), self.device)
+            lr = _network_input(picture.color, self.device)
             bands = tiling.upscale_bands(self._net, lr, self.scale, tile, self.overlap, self.batch,
                                          device=self.device, progress=progress, finish=finish)
             return images.save_bands(map(_host_rows, bands), (self.scale * h, self.scale * w, c), dtype,
@@ -222,9 +222,9 @@ class Upscaler:
         """Upscale colour and alpha of a decoded picture; metadata is carried with its resolution scaled."""
         h, w = picture.color.shape[:2]
         target = None if self.size is None else self.size.of((h, w))
-        color = _to_float(picture.color)
+        color = picture.color
         if picture.alpha is not None:
-            color = fill_transparent(color, picture.alpha > 0)
+            color = fill_transparent(_to_float(color), picture.alpha > 0)
         sr = self._super_resolve(color, progress)
         if picture.color.shape[2] == 1:
             sr = _gray(sr)
@@ -251,7 +251,7 @@ class Upscaler:
         return _to_integer(sr if target is None else resize_to(sr, target), alpha.dtype)[:, :, 0]
 
     def _super_resolve(self, image: np.ndarray, progress: Callable[[int, int], None] | None) -> torch.Tensor:
-        """(H, W, 1|3) float in [0, 1] → (1, 3, sH, sW) float32 in [0, 1] on ``_result_device``."""
+        """(H, W, 1|3) integers or floats in [0, 1] → (1, 3, sH, sW) float32 in [0, 1] on ``_result_device``."""
         h, w, _ = image.shape
         lr = _network_input(image, self._result_device(h, w))
         sr = tiling.upscale_tensor(self._net, lr, self.scale, self.tile_size((h, w)), self.overlap, self.batch,
@@ -335,9 +335,16 @@ def _to_float(a: np.ndarray) -> np.ndarray:
 
 
 def _network_input(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(H, W, 1|3) float in [0, 1] → (1, 3, H, W) on ``device``, grey replicated (a view on a CPU)."""
+    """(H, W, 1|3) uint8/uint16, or float in [0, 1] → (1, 3, H, W) float32 in [0, 1] on ``device``, grey replicated.
+
+    Integers cross to the device as they are and become floats there: a quarter of float32's bytes over a GPU's
+    bus, and the conversion runs on the GPU instead of one host core (on a CPU it is ``_to_float``'s arithmetic).
+    A read-only array (a decoded image's) is copied first: torch does not take one."""
     h, w, _ = image.shape
-    return torch.from_numpy(image).permute(2, 0, 1)[None].expand(1, 3, h, w).to(device)
+    t = torch.from_numpy(image if image.flags.writeable else image.copy()).to(device).permute(2, 0, 1)[None]
+    if not t.is_floating_point():
+        t = t.to(torch.float32).div_(np.iinfo(image.dtype).max)
+    return t.expand(1, 3, h, w)
 
 
 def _check_finite(sr: torch.Tensor) -> None:
@@ -353,8 +360,10 @@ def _gray(sr: torch.Tensor) -> torch.Tensor:
 
 
 def _host_rows(band: torch.Tensor) -> np.ndarray:
-    """A band (1, C, rows, W) on any device as (rows, W, C) on the host (a view on a CPU)."""
-    return band[0].permute(1, 2, 0).cpu().numpy()
+    """A band (1, C, rows, W) on any device as (rows, W, C) on the host: a view on a CPU; from a GPU, transposed
+    there and copied as one block (a strided copy on the host runs on one core)."""
+    rows = band[0].permute(1, 2, 0)
+    return (rows if rows.device.type == "cpu" else rows.contiguous()).cpu().numpy()
 
 
 def _carrier(dtype: np.dtype) -> torch.dtype:
@@ -369,12 +378,14 @@ def _rounded(t: torch.Tensor, dtype: np.dtype) -> torch.Tensor:
 
 def _to_integer(t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
     """(1, C, H, W) float in [0, 1] on any device → (H, W, C) ``dtype`` on the host, converted in row chunks to
-    bound extra memory; on a GPU the chunks become integers before they are copied."""
+    bound extra memory. torch's ``copy_`` does the channel transpose: on a GPU it transposes there and copies each
+    chunk as one block, on a CPU it runs on torch's threads (numpy's strided assignment runs on one)."""
     _, c, h, w = t.shape
     out = np.empty((h, w, c), dtype=dtype)
+    host = torch.from_numpy(out)
     step = max(1, (1 << 22) // (w * c))
     for y in range(0, h, step):
-        out[y : y + step] = _rounded(t[0, :, y : y + step].permute(1, 2, 0), dtype).cpu().numpy()
+        host[y : y + step].copy_(_rounded(t[0, :, y : y + step].permute(1, 2, 0), dtype))
     return out
 
 
