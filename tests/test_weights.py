@@ -29,6 +29,20 @@ def test_round_trip_is_bit_identical(tmp_path: Path) -> None:
     assert meta["format_version"] == 2
 
 
+def test_same_weights_and_metadata_give_the_same_bytes(tmp_path: Path) -> None:
+    # safetensors orders the header by hash map, anew per file: re-shipping unchanged weights changed the sha256.
+    g = tiny_generator(scale=2, blocks=2, channels=8)
+    metadata = {"name": "x", "card": "≈ ×4 — 26.4 dB", "steps": 10, "data": [{"source": "a"}], "seed": 1, "lr": 1e-4}
+    files = [weights.save(g, tmp_path / f"{i}.safetensors", **metadata).read_bytes() for i in range(4)]
+    assert all(f == files[0] for f in files[1:])
+    n = int.from_bytes(files[0][:8], "little")
+    assert n % 8 == 0
+    header = json.loads(files[0][8 : 8 + n])
+    assert list(header["__metadata__"]) == sorted(header["__metadata__"])
+    assert weights.read_metadata(tmp_path / "0.safetensors")["card"] == metadata["card"]
+    loaded = weights.load(tmp_path / "0.safetensors").state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in g.state_dict().items())
+
 def test_format_version_1_loads(tmp_path: Path) -> None:
     """Version 1, the shipped files among them, called the block count n_blocks: read as ``blocks``."""
     from safetensors.torch import save_file

@@ -65,9 +65,20 @@ def save(model: Generator, path: str | Path, dtype: torch.dtype | None = None, *
         tensors[k] = v.contiguous()
     # Written through open() rather than safetensors.save_file, which creates files readable by their owner only.
     try:
-        return atomic_write(path, lambda tmp: tmp.write_bytes(safetensors_bytes(tensors, metadata=header)))
+        data = _sorted_header(safetensors_bytes(tensors, metadata=header))
+        return atomic_write(path, lambda tmp: tmp.write_bytes(data))
     except OSError as e:
         raise SrganError(f"weights not written ({e.strerror or e})", path) from e
+
+
+def _sorted_header(data: bytes) -> bytes:
+    """safetensors writes the header's keys in hash-map order, another one per file: the same tensors and metadata
+    gave other bytes, and another sha256 for the registry, at every save. The same file with the header's keys
+    sorted (tensor offsets count from the end of the header, so its length may change)."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8 : 8 + n]), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    text = header.encode() + b" " * (-len(header.encode()) % 8)  # padded to 8 bytes, as safetensors does
+    return len(text).to_bytes(8, "little") + text + data[8 + n :]
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
