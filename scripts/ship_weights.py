@@ -46,8 +46,6 @@ def main() -> None:
     parser.add_argument("--name", choices=sorted(HARDWARE), default="srresnet-x4")
     parser.add_argument("--weights", type=Path, help="the weights to ship (default: the run's best generator)")
     parser.add_argument("--comparison", type=Path, help="srgan-x4: Markdown section for the card")
-    parser.add_argument("--stages", type=Path, nargs="*", default=[],
-                        help="real-x4: the run folders of the stages before RUN_DIR, in order")
     args = parser.parse_args()
     name, file = args.name, args.name.replace("-", "_") + ".safetensors"
     gan = name == "srgan-x4"
@@ -57,9 +55,6 @@ def main() -> None:
     meta = weights.read_metadata(src)
     model = weights.load(src)
     config = json.loads(run.config.read_text())
-    # real-x4 is trained in stages, each from the last one's weights: what each stage ran, from its run folder.
-    stages = [(weights.read_metadata(RunFolder(r).generator)["training"], json.loads(RunFolder(r).config.read_text()))
-              for r in args.stages] + [(meta["training"], config)]
     with open(args.data / "SOURCES.tsv") as f:
         sources = list(csv.DictReader(f, delimiter="\t"))
     train_sources = [{"file": r["file"], "source": r["source"], "licence": r["licence"]}
@@ -102,7 +97,7 @@ def main() -> None:
                      "'data'")
         digest = weights.sha256(dest)
         init.write_text(text.replace(entry, f'    "{name}": ("{file}", "{digest}"),\n'))
-        write_real_card(dest.with_suffix(".md"), training, stages, real, train_sources)
+        write_real_card(dest.with_suffix(".md"), training, config, real, train_sources)
     elif gan:
         comparison = args.comparison.read_text() if args.comparison else ""
         write_gan_card(dest.with_suffix(".md"), training, table, train_sources, config, comparison)
@@ -132,14 +127,13 @@ def real_tables(shipped: torch.nn.Module, folders: list[Path]) -> dict:
 
 
 def _stage(training: dict, gamma: float) -> str:
-    """A stage's schedule from its recorded training settings: steps, lr and its decays."""
+    """A run's schedule from its recorded training settings: steps, lr and its decays."""
     marks = [m for m in training["milestones"] if m < training["steps"]]
     decays = f" × {gamma:g} at {', '.join(f'{m:,}' for m in marks)}" if marks else ""
     return f"{training['steps']:,} steps, lr {training['lr']:g}{decays}, seed {training['seed']}"
 
 
-def write_real_card(path: Path, training: dict, stages: list[tuple[dict, dict]], real: dict,
-                    sources: list[dict]) -> None:
+def write_real_card(path: Path, training: dict, config: dict, real: dict, sources: list[dict]) -> None:
     def rows(kind: str, blocking: bool) -> str:
         return "\n".join(
             f"| {dataset} | " + " | ".join(
@@ -152,22 +146,17 @@ def write_real_card(path: Path, training: dict, stages: list[tuple[dict, dict]],
         f"| {img} | {p:.3f} | {j75['srresnet-x4']['per_image_psnr_y'][img]:.3f} | "
         f"{j75['bicubic']['per_image_psnr_y'][img]:.3f} | {p - j75['bicubic']['per_image_psnr_y'][img]:+.3f} |"
         for img, p in j75["real-x4"]["per_image_psnr_y"].items())
-    chain = _toml(stages[-1][1].get("realistic", {}))
+    chain = _toml(config.get("realistic", {}))
     gains = {img: p - j75["bicubic"]["per_image_psnr_y"][img] for img, p in j75["real-x4"]["per_image_psnr_y"].items()}
     gain = j75["real-x4"]["psnr_y"] - j75["bicubic"]["psnr_y"]
     better = f"every one of the {len(gains)}" if min(gains.values()) > 0 else \
         f"{sum(g > 0 for g in gains.values())} of the {len(gains)}"
-    hours = sum(t.get("train_hours", 0) for t, _ in stages)
-    steps = sum(t["steps"] for t, _ in stages)
-    schedule = "\n".join(
-        f"| stage {i} (from {'stage ' + str(i - 1) if i > 1 else '`srresnet-x4`'}, `scripts/real_x4_stage{i}.toml`) | "
-        f"{_stage(t, c['gamma'])} |" for i, (t, c) in enumerate(stages, 1))
     path.write_text(f"""# Model card: real-x4
 
 SRResNet ×4 (the `srresnet-x4` architecture, 1,550,659 parameters) fine-tuned from the shipped `srresnet-x4` with
 `srgan train --phase srresnet --degradation realistic` (MSE) on freely licensed photos — never on Set5/Set14 — whose
-LR inputs went through a random chain of resize and JPEG with some blur and noise (a fifth to a quarter kept the
-paper's clean bicubic LR).
+LR inputs are what a downscaled photo saved as a JPEG is: one antialiased shrink, then JPEG of quality 50–95 (a fifth
+keep the paper's clean bicubic LR).
 It removes the JPEG block grid and ringing that `srresnet-x4` sharpens into structure: `srgan upscale` takes it for
 JPEG files when no `--model` is given. On clean inputs `srresnet-x4` is the better model. Reproduce with
 `{training['command']}`.
@@ -177,35 +166,48 @@ JPEG files when no `--model` is given. On clean inputs `srresnet-x4` is the bett
 | setting | value |
 |---|---|
 | init | `srresnet-x4` (shipped weights) |
-{schedule}
+| schedule | {_stage(training, config['gamma'])} |
 | batch, loss | {training['batch']} × {training['patch']}² HR crops, MSE; Adam β = (0.9, 0.999) |
-| wall time | {hours:.2f} h of training |
+| wall time | {training.get('train_hours', 0):.2f} h of training |
 | hardware | {training['hardware']} |
 | model selection | the last step (validation on clean held-out photos watched the clean quality) |
 | storage | fp16 |
 
-The degradation chain of the last stage (`scripts/real_x4_stage{len(stages)}.toml` over the defaults, as saved in
-the run's config.json; see `srgan.train.degradation`):
+The degradation chain (`scripts/real_x4.toml` over the defaults, as saved in the run's config.json; see
+`srgan.train.degradation`):
 
 ```toml
 [realistic]
 {chain}
 ```
 
-The chains were chosen by measurement (Set14-JPEG75 means the Set14 PSNR-Y with JPEG-75 inputs; bicubic 25.467).
-A broad one first (Real-ESRGAN's kinds: blur σ up to 2, noise σ up to 12, a second pass in one patch of five, JPEG on
-90%, no clean LR) gave 26.066 dB after 3,347 steps and clean Set5 about 1.3 dB below `srresnet-x4` (29.76 at step
-2,161): a model that smooths every input as if degraded. Stage 1's JPEG-dominant chain with a quarter of clean LR
-(quality 40–95, mild blur and noise on a third and a fifth of the patches, four resize methods) reached 26.166 and
+The chain was chosen by measurement (Set14-JPEG75 means the Set14 PSNR-Y with JPEG-75 inputs; bicubic 25.467), in
+a fine-tune of three stages, each from the last one's weights with a narrower chain (the `real-x4` shipped before
+this one). A broad chain first (Real-ESRGAN's kinds: blur σ up to 2, noise σ up to 12, a second pass in one patch of
+five, JPEG on 90%, no clean LR) gave 26.066 dB after 3,347 steps and clean Set5 about 1.3 dB below `srresnet-x4`
+(29.76 at step 2,161): a model that smooths every input as if degraded. A JPEG-dominant chain with a quarter of clean
+LR (quality 40–95, mild blur and noise on a third and a fifth of the patches, four resize methods) reached 26.166 and
 clean Set5 30.105 after 4,031 steps (flat since step ~800: 26.12). From there, 466 steps of two chains on one core
-each (bf16 evaluation): stage 2's narrower chain (every degraded LR a JPEG of quality 50–95, MATLAB resize three
-times in four, rare light blur and noise, a fifth clean) gave 26.289 and clean Set5 30.307 — better on both; the same
-chain on 192² crops (batch 4, the same pixels per step) 26.256 / 30.246 and 0.3–0.4 dB less on the held-out photos.
-At a constant lr stage 2 stayed near that (3,724 steps: 26.275 / 30.237) while the held-out photos slipped. Stage 3
-drops what stage 2 still had beside resize and JPEG — the rare blur, noise and first-pass JPEG, and the jittered double
-resize that made the LR softer than one antialiased shrink: after 983 steps 26.382 / 30.480, and the held-out photos
-up by 0.6 dB with JPEG-75 inputs and 0.7 dB clean. A fourth stage with a tenth clean LR instead of a fifth (2,000 steps,
-the same decay) gave Set14-JPEG75 26.415 but lower held-out scores (−0.05 dB JPEG-75, −0.13 clean) and was not kept.
+each (bf16 evaluation): a narrower chain (every degraded LR a JPEG of quality 50–95, MATLAB resize three times in
+four, rare light blur and noise, a fifth clean) gave 26.289 and clean Set5 30.307 — better on both; the same chain on
+192² crops (batch 4, the same pixels per step) 26.256 / 30.246 and 0.3–0.4 dB less on the held-out photos. At a
+constant lr it stayed near that (3,724 steps: 26.275 / 30.237) while the held-out photos slipped. The last chain, the
+one above, drops the rare blur, noise and first-pass JPEG, and the jittered double resize that made the LR softer
+than one antialiased shrink: after 983 steps 26.382 / 30.480, and the held-out photos up by 0.6 dB with JPEG-75
+inputs and 0.7 dB clean; the three stages ended (11,355 steps) at 26.402 / 30.507. Then one run of that last chain
+straight from `srresnet-x4`, for the same 11,355 steps, beat the three stages on all four measures (bf16
+evaluation; held-out = the 7 whole photos never trained on):
+
+| model | held-out JPEG-75 | held-out clean | Set5 clean | Set14-JPEG75 |
+|---|---|---|---|---|
+| three stages (shipped before) | 32.335 | 33.577 | 30.507 | 26.402 |
+| one stage, step 7,762 (lr 1e-4) | 32.359 | 33.775 | 30.515 | 26.412 |
+| one stage, step 11,355 (this model, fp32 weights) | 32.361 | 33.767 | 30.571 | 26.445 |
+
+Not kept, each from the three-stage weights: a tenth clean LR instead of a fifth (2,000 steps: Set14-JPEG75 26.415,
+held-out −0.05 dB JPEG-75, −0.13 clean), a further 4,200-step cycle (26.414, held-out JPEG-75 −0.15), no clean LR at
+all (500 steps at lr 1e-5 against the same with a fifth: Set14-JPEG75 +0.007, clean Set5 −0.08), a loss weighting
+luma over chroma (no gain), and the weight average of two stages (26.412, held-out lower).
 
 ## Evaluation (`srgan eval`, MATLAB bicubic LR, PSNR-Y / SSIM-Y, border crop 4)
 
@@ -230,7 +232,7 @@ Set14 with JPEG-75 inputs, per image (PSNR-Y dB):
 
 ## Limitations
 
-A short fine-tune ({steps:,} steps on two CPU cores) on {len(sources)} photos, where Real-ESRGAN-style
+A short fine-tune ({training['steps']:,} steps on two CPU cores) on {len(sources)} photos, where Real-ESRGAN-style
 models train for 10⁵–10⁶ steps on thousands of images. With JPEG-75 inputs it beats bicubic on {better} Set14
 images, by {gain:+.2f} dB on average (the project aims at +1 dB), far less on fine texture (baboon, barbara) than on
 smooth and graphic content. Clean inputs lose against `srresnet-x4`: use `--model srresnet-x4` for PNGs
