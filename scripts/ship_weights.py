@@ -1,12 +1,12 @@
-"""Turn a training run into a shipped model (``srresnet-x4`` or ``srgan-x4``): weights, metadata, card, registry hash.
+"""Turn a training run into a shipped model (srresnet-x4, srgan-x4, real-x4): weights, metadata, card, registry hash.
 
-Usage: python scripts/ship_weights.py RUN_DIR DATA_DIR [--name srgan-x4] [--weights FILE.safetensors]
+Usage: python scripts/ship_weights.py RUN_DIR DATA_DIR [--name srgan-x4|real-x4] [--weights FILE.safetensors]
        [--comparison FILE.md]
 Writes src/srgan/weights/<name>.safetensors (fp16 storage: half the size; the card records what that costs on
 Set5), evaluates the written file on ../shared/benchmarks Set5/Set14 (evaluation only; never training data) — for
-the GAN model also NIQE and the sub-pixel grid index — and writes the model card src/srgan/weights/<name>.md and the
-sha256 in src/srgan/weights/__init__.py. ``--comparison`` is a Markdown section (the content-loss comparison)
-copied into the GAN model's card.
+the GAN model also NIQE and the sub-pixel grid index, for real-x4 also with JPEG-75 inputs — and writes the model
+card src/srgan/weights/<name>.md and the sha256 in src/srgan/weights/__init__.py. ``--comparison`` is a Markdown
+section (the content-loss comparison) copied into the GAN model's card.
 """
 
 from __future__ import annotations
