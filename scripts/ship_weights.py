@@ -35,6 +35,7 @@ HARDWARE = {
     "real-x4": f"{cpu_model()} (2 cores, AVX512-BF16), CPU only, bf16 autocast, 1 loader worker",
 }
 HR_NIQE = {"Set5": 5.437, "Set14": 4.922}  # NIQE of the originals (metrics.niqe, the protocol's crops)
+LICENCE = "MIT (weights); training images under their own licences, listed in 'data'"
 SCRIPTS = {"srresnet-x4": "scripts/train_shipped.sh", "srgan-x4": "scripts/train_shipped_gan.sh",
            "real-x4": "scripts/train_shipped_real.sh"}
 
@@ -64,8 +65,7 @@ def main() -> None:
                                    "command": SCRIPTS[name],
                                    "data": "the train photos listed under 'data' (scripts/prepare_data.py)"}
     dest = ROOT / "src" / "srgan" / "weights" / file
-    weights.save(model, dest, torch.float16, name=name, training=training, data=train_sources,
-                 licence="MIT (weights); training images under their own licences, listed in 'data'")
+    weights.save(model, dest, torch.float16, name=name, training=training, data=train_sources, licence=LICENCE)
     shipped = weights.load(dest)
     folders = [BENCH / "Set5", BENCH / "Set14"]
     metrics = ("psnr", "ssim", "niqe", "grid") if gan else ("psnr", "ssim")
@@ -80,8 +80,10 @@ def main() -> None:
              | ({"niqe": round(r.mean("niqe"), 3), "grid": round(r.mean("grid"), 3),
                  "bicubic_niqe": round(b.mean("niqe"), 3), "bicubic_grid": round(b.mean("grid"), 3)} if gan else {})
              for r, b in zip(sr, bic, strict=True)}
+    # real-x4 also carries its scores with JPEG-75 inputs
+    real = real_tables(shipped, folders) if name == "real-x4" else None
     weights.save(shipped, dest, torch.float16, name=name, training=training, eval=table, data=train_sources,
-                 licence="MIT (weights); training images under their own licences, listed in 'data'")
+                 licence=LICENCE, **({"degraded_eval": real} if real else {}))
     digest = weights.sha256(dest)
     init = ROOT / "src" / "srgan" / "weights" / "__init__.py"
     text = init.read_text()
@@ -90,13 +92,7 @@ def main() -> None:
     if not found:  # a new shipped model: add its line at the end of the registry
         text = re.sub(r"(SHIPPED: dict\[str, tuple\[str, str\]\] = \{\n(?:    .*\n)*)", rf"\g<1>{entry}", text)
     init.write_text(text)
-    if name == "real-x4":
-        real = real_tables(shipped, folders)
-        weights.save(shipped, dest, torch.float16, name=name, training=training, eval=table, degraded_eval=real,
-                     data=train_sources, licence="MIT (weights); training images under their own licences, listed in "
-                     "'data'")
-        digest = weights.sha256(dest)
-        init.write_text(text.replace(entry, f'    "{name}": ("{file}", "{digest}"),\n'))
+    if real:
         write_real_card(dest.with_suffix(".md"), training, config, real, train_sources)
     elif gan:
         comparison = args.comparison.read_text() if args.comparison else ""
