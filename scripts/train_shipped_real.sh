@@ -14,7 +14,8 @@ make setup
 # 1e-4 times 0.1 per milestone passed, so stage 2 continues at 1e-5 and stage 3 restarts at 1e-4. The LR of each patch
 # is a pure function of (seed, step), so a resumed run replays exactly and a stage already passed returns at once.
 # Stage 3 ends at 22,699: of the checkpoints after its decay (a run to 23,000), the one with the best held-out JPEG-75
-# score (the held-out photos, not Set5/Set14, chose it).
+# score (the held-out photos, not Set5/Set14, chose it). Stage 4 restarts there; its last step had the best held-out
+# JPEG-75 score after its decay.
 # Validation on the held-out whole photos (clean inputs) watches that clean inputs keep their quality.
 train() {
   .venv/bin/srgan train --phase srresnet --data "$DATA/train" --val "$DATA/holdout" --out "$RUN" \
@@ -29,3 +30,4 @@ train() {
 train --steps 11355 --milestones 8000
 train --steps 13615 --milestones 8000
 train --steps 22699 --milestones 20000
+train --steps 28380 --milestones 27200
