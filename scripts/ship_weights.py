@@ -171,10 +171,10 @@ The degradation chain (`scripts/real_x4.toml` over the defaults, as saved in the
 ```
 
 The chain was chosen by measurement (Set14-JPEG75 means the Set14 PSNR-Y with JPEG-75 inputs; bicubic 25.467), in
-a fine-tune of three stages, each from the last one's weights with a narrower chain (the `real-x4` shipped before
-this one). A broad chain first (Real-ESRGAN's kinds: blur σ up to 2, noise σ up to 12, a second pass in one patch of
-five, JPEG on 90%, no clean LR) gave 26.066 dB after 3,347 steps and clean Set5 about 1.3 dB below `srresnet-x4`
-(29.76 at step 2,161): a model that smooths every input as if degraded. A JPEG-dominant chain with a quarter of clean
+a fine-tune of three stages, each from the last one's weights with a narrower chain (an earlier `real-x4`). A broad
+chain first (Real-ESRGAN's kinds: blur σ up to 2, noise σ up to 12, a second pass in one patch of five, JPEG on
+90%, no clean LR) gave 26.066 dB after 3,347 steps and clean Set5 about 1.3 dB below `srresnet-x4` (29.76 at step
+2,161): a model that smooths every input as if degraded. A JPEG-dominant chain with a quarter of clean
 LR (quality 40–95, mild blur and noise on a third and a fifth of the patches, four resize methods) reached 26.166 and
 clean Set5 30.105 after 4,031 steps (flat since step ~800: 26.12). From there, 466 steps of two chains on one core
 each (bf16 evaluation): a narrower chain (every degraded LR a JPEG of quality 50–95, MATLAB resize three times in

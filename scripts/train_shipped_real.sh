@@ -10,8 +10,8 @@ DATA=${1:-data}
 RUN=${2:-runs/real_x4}
 make setup
 [ -d "$DATA/holdout" ] || .venv/bin/python scripts/prepare_data.py "$DATA"
-# One run in three stages, each resuming the last (Adam's state kept) with its own --steps and --milestones; the lr is
-# 1e-4 times 0.1 per milestone passed, so stage 2 continues at 1e-5 and stage 3 restarts at 1e-4. The LR of each patch
+# One run in four stages, each resuming the last (Adam's state kept) with its own --steps and --milestones; the lr is
+# 1e-4 times 0.1 per milestone passed, so stage 2 continues at 1e-5 and stages 3 and 4 restart at 1e-4. The LR of each patch
 # is a pure function of (seed, step), so a resumed run replays exactly and a stage already passed returns at once.
 # Stage 3 ends at 22,699: of the checkpoints after its decay (a run to 23,000), the one with the best held-out JPEG-75
 # score (the held-out photos, not Set5/Set14, chose it). Stage 4 restarts there; its last step had the best held-out
@@ -24,7 +24,7 @@ train() {
     --workers 1 --save-every 10m --keep 3 --log-every 50 --preview-every 1000 --val-every 1000 \
     ${MAX_TIME:+--max-time "$MAX_TIME"} "$@"
   # A stage stopped early (MAX_TIME, a signal) must not hand its steps to the next stage's lr: stop here; re-running
-  # the script goes on where it stopped.
+  # the script goes on where it stopped. $2 is the stage's --steps (each call below starts with it).
   [ "$(cat "$RUN/latest")" = "checkpoints/step_$(printf %08d "$2").pt" ] || exit 0
 }
 train --steps 11355 --milestones 8000
