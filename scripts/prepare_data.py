@@ -5,7 +5,10 @@ Sources: Debian packages ``plasma-workspace-wallpapers`` (GPL-2+, KDE Visual Des
 named authors), the natural photos of ``mate-backgrounds`` (``nature/``: GPL-2+, photographers named in its
 debian/copyright), and photos bundled with scikit-image (public domain / CC0). The wallpaper packages are largely
 abstract renders; the MATE nature photos give the SRGAN discriminator real textures (leaves, water, sand, wood).
-Set5/Set14 are never used. Writes OUT/train (copies), OUT/val (384×384 centre crops of the held-out images: the
+Set5/Set14 are never used. Writes OUT/train (copies), OUT/train_scaled (each training photo shrunk to 1/2 and 1/3
+with MATLAB's bicubic, as Real-ESRGAN's multi-scale training set: the wallpapers are 2–24 MP and smooth at the pixel,
+while the photos people upscale and the benchmarks are denser; the shrink also removes the originals' JPEG artefacts
+from the HR targets), OUT/val (384×384 centre crops of the held-out images: the
 SRResNet validation), OUT/holdout (the same held-out photos whole, box-reduced by an integer factor to at most 768
 pixels on a side: whole scenes with texture, which NIQE needs — the centre crops are mostly sky and bokeh) and
 OUT/SOURCES.tsv (file, source, licence).
@@ -21,6 +24,9 @@ import sys
 from pathlib import Path
 
 from PIL import Image
+
+from srgan.data.degrade import imresize
+from srgan.images import read_rgb8
 
 PACKAGES = {
     "plasma-workspace-wallpapers": "GPL-2+ (KDE Visual Design Group; debian/copyright)",
@@ -42,6 +48,7 @@ VAL = {"Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "ColorfulCups
        "LadyBird.jpg", "Storm.jpg"}
 VAL_CROP = 384
 HOLDOUT_SIDE = 768
+SHRINK = (2, 3)  # OUT/train_scaled: every training photo also at 1/2 and 1/3 of its size
 
 
 def _largest(folder: Path) -> Path | None:
@@ -82,8 +89,8 @@ def main(out: Path) -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "scikit-image"], check=True)
         import skimage
     skimage_dir = Path(skimage.__file__).parent / "data"
-    train, val, holdout = out / "train", out / "val", out / "holdout"
-    for d in (train, val, holdout):
+    train, scaled, val, holdout = out / "train", out / "train_scaled", out / "val", out / "holdout"
+    for d in (train, scaled, val, holdout):
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir()
     rows = ["file\tsplit\tsource\tlicence"]
@@ -103,8 +110,15 @@ def main(out: Path) -> None:
             shutil.copyfile(path, dest)
             split = "train"
         rows.append(f"{dest.name}\t{split}\t{source}\t{licence}")
+        if split == "train":
+            pixels = read_rgb8(dest)
+            for k in SHRINK:
+                small = scaled / f"{stem}_x1-{k}.png"
+                Image.fromarray(imresize(pixels, 1 / k)).save(small, compress_level=1)
+                rows.append(f"{small.name}\ttrain_scaled\t{source} (MATLAB bicubic 1/{k})\t{licence}")
     (out / "SOURCES.tsv").write_text("\n".join(rows) + "\n")
-    print(f"{len(list(train.iterdir()))} training and {len(list(val.iterdir()))} validation images in {out}")
+    print(f"{len(list(train.iterdir()))} training photos (and {len(list(scaled.iterdir()))} shrunk copies) and "
+          f"{len(list(val.iterdir()))} validation images in {out}")
 
 
 if __name__ == "__main__":
