@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -42,6 +44,15 @@ def randomize_buffers(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
         elif isinstance(m, torch.nn.PReLU):
             m.weight.data.copy_(torch.rand(m.weight.shape, generator=g) * 0.5)
     return model
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` as a module: the scripts are not a package, so tests load them by path."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def tiny_generator(scale: int = 2, blocks: int = 2, channels: int = 8, seed: int = 0) -> Generator:

@@ -22,7 +22,7 @@ from srgan.cli import main
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
 from srgan.fileio import check_output, write_output
-from tests.conftest import tiny_generator
+from tests.conftest import load_script, tiny_generator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXISTS = "already exists (pass --overwrite to replace it)"
@@ -36,11 +36,7 @@ def png(path: Path, shape: tuple[int, int], seed: int) -> Path:
 
 
 def make_figure(args: list[str]) -> int:
-    spec = importlib.util.spec_from_file_location("make_figure", ROOT / "scripts" / "make_figure.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(args)
+    return load_script("make_figure").main(args)
 
 
 @dataclass(frozen=True)

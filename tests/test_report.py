@@ -8,7 +8,6 @@ where a chromium binary exists (CI machines have none).
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import json
 import os
@@ -19,7 +18,6 @@ import sys
 from html import unescape as html_unescape
 from html.parser import HTMLParser
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -34,7 +32,7 @@ from srgan.metrics import psnr_y, ssim_y
 from srgan.report.compare import block_difference, infer_scale, pick_crops, slider_window
 from srgan.report.run import read_metrics, run_plots, run_report, running_mean, stop_problem
 from srgan.train.config import TrainConfig
-from tests.conftest import tiny_generator
+from tests.conftest import load_script, tiny_generator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_HR = ROOT / "examples" / "coffee_hr.png"
@@ -509,14 +507,6 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ README figure
-
-
-def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_make_figure_shows_the_crop_of_each_upscale_and_keeps_existing_files(

@@ -1,18 +1,15 @@
 """The model cards' learning-rate schedule, read from the training scripts by scripts/ship_weights.py ``_schedule``:
 each ``train --steps N --milestones …`` line resumes the run, and a second ``OUT=`` line starts a new run."""
 
-import importlib.util
 from pathlib import Path
+
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def schedule(script: Path) -> str:
-    spec = importlib.util.spec_from_file_location("ship_weights", ROOT / "scripts" / "ship_weights.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module._schedule(1e-4, 0.1, str(script))
+    return load_script("ship_weights")._schedule(1e-4, 0.1, str(script))
 
 
 def test_stages_of_one_run(tmp_path: Path) -> None:
