@@ -142,10 +142,10 @@ def write_real_card(path: Path, training: dict, config: dict, real: dict, source
     gain = j75["real-x4"]["psnr_y"] - j75["bicubic"]["psnr_y"]
     better = f"every one of the {len(gains)}" if min(gains.values()) > 0 else \
         f"{sum(g > 0 for g in gains.values())} of the {len(gains)}"
-    # The last stage is a new run from the earlier stages' generator: their steps and hours count too.
-    before = weights.read_metadata(config["init"])["training"] if Path(config["init"]).is_file() else {}
+    # The last stages are a new run from the earlier stages' generator (its init): their steps, hours, seed count too.
+    before = weights.read_metadata(config["init"])["training"]
     schedule = _schedule(training["lr"], config["gamma"], training["command"])
-    hours, steps = before.get("train_hours", 0) + training["train_hours"], before.get("steps", 0) + training["steps"]
+    hours, steps = before["train_hours"] + training["train_hours"], before["steps"] + training["steps"]
     path.write_text(f"""# Model card: real-x4
 
 SRResNet ×4 (the `srresnet-x4` architecture, 1,550,659 parameters) fine-tuned from the shipped `srresnet-x4` with
@@ -161,7 +161,7 @@ JPEG files when no `--model` is given. On clean inputs `srresnet-x4` is the bett
 | setting | value |
 |---|---|
 | init | `srresnet-x4` (shipped weights) |
-| schedule | {schedule}; seeds 5 and (the new run) {training['seed']} |
+| schedule | {schedule}; seeds {before['seed']} and (the new run) {training['seed']} |
 | batch, loss | {training['batch']} × {training['patch']}² HR crops, MSE; Adam β = (0.9, 0.999) |
 | wall time | {hours:.2f} h of training ({training['train_hours']:.2f} h in the new run) |
 | hardware | {training['hardware']} |
