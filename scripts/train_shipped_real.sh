@@ -20,7 +20,8 @@ make setup
 # JPEG-75 score after its decay. Stages 5 and 6 are a new run (its own Adam, seed 6) from stage 4's generator on the
 # photos and their 1/2 and 1/3 copies (DATA/train_scaled, made by prepare_data.py): a cycle at 1e-4 decayed at 3,500,
 # then a restart at 1e-4 decayed at 6,600, ending at 7,299, the checkpoint with the best held-out JPEG-75 score after a
-# decay in a run that went on to 9,800 (a third, shorter cycle scored lower on the held-out photos).
+# decay in a run that went on to 9,800 (a third, shorter cycle scored lower on the held-out photos, as did a longer
+# one from 7,299 to 12,000).
 # Validation on the held-out whole photos (clean inputs) watches that clean inputs keep their quality.
 train() {
   .venv/bin/srgan train --phase srresnet --data "${FOLDERS[@]}" --val "$DATA/holdout" --out "$OUT" \
