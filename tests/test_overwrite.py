@@ -24,7 +24,6 @@ from srgan.errors import SrganError
 from srgan.fileio import check_output, write_output
 from tests.conftest import load_script, tiny_generator
 
-ROOT = Path(__file__).resolve().parent.parent
 EXISTS = "already exists (pass --overwrite to replace it)"
 KEEP = b"someone else's file"
 
