@@ -34,4 +34,4 @@ def test_the_shipped_real_x4_script_ends_with_its_new_run() -> None:
     text = schedule(ROOT / "scripts" / "train_shipped_real.sh")
     first, new_run = text.split("; then a new run from that generator (its own Adam state): ")
     assert first.startswith("steps 0–11355:") and first.endswith("steps 22699–28380: lr 0.0001 × 0.1 at 27200")
-    assert new_run.startswith("steps 0–5000:") and new_run.endswith("steps 5000–7299: lr 0.0001 × 0.1 at 6600")
+    assert new_run.startswith("steps 0–5000:") and new_run.endswith("steps 5000–7600: lr 0.0001 × 0.1 at 6600")
