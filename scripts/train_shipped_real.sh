@@ -19,10 +19,11 @@ make setup
 # score (the held-out photos, not Set5/Set14, chose it). Stage 4 restarts there; its last step had the best held-out
 # JPEG-75 score after its decay. Stages 5 and 6 are a new run (its own Adam, seed 6) from stage 4's generator on the
 # photos and their 1/2 and 1/3 copies (DATA/train_scaled, made by prepare_data.py): a cycle at 1e-4 decayed at 3,500,
-# then a restart at 1e-4 decayed at 6,600, ending at 7,600, the checkpoint after a decay with the best held-out JPEG-75
-# score in a run that went on to 9,800 (a third, shorter cycle scored lower on the held-out photos, as did a longer
-# one from 7,299 to 12,000). This last choice scores the held-out photos by the PSNR-Y of their mean MSE, not the mean
-# PSNR-Y, in which one smooth photo near 41 dB swung by up to 0.9 dB between checkpoints (the model card has both).
+# then a restart at 1e-4 decayed at 6,600, ending at 7,600, the checkpoint after a decay with the best held-out
+# JPEG-75 score in a run that went on to 9,800 (a third, shorter cycle scored lower on the held-out photos, as did a
+# longer one from 7,299 to 12,000 and 2,000 more steps at 1e-5 from 7,600). This last choice scores the held-out
+# photos by the PSNR-Y of their mean MSE, not the mean PSNR-Y, in which one smooth photo near 41 dB swung by up to 0.9
+# dB between checkpoints (the model card has both).
 # Validation on the held-out whole photos (clean inputs) watches that clean inputs keep their quality.
 train() {
   .venv/bin/srgan train --phase srresnet --data "${FOLDERS[@]}" --val "$DATA/holdout" --out "$OUT" \
