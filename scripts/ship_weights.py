@@ -275,6 +275,8 @@ weight average after a decay since step 28,380 (the runs above; Set5/Set14 are r
 | model | held-out JPEG-75, PSNR-Y of the mean MSE | mean PSNR-Y |
 |---|---|---|
 | **step 7,600** | **31.040** | 32.587 |
+| weight average of steps 7,600 and 9,600 | 31.039 | 32.542 |
+| weight average of steps 7,600, 8,041, 8,481, 8,914, 9,336, 9,600 | 31.035 | 32.540 |
 | weight average of steps 6,882 … 7,600 | 31.033 | 32.608 |
 | no clean LR, step 1,226 | 31.029 | 32.544 |
 | step 7,299 | 31.029 | 32.619 |
