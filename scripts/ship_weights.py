@@ -266,7 +266,7 @@ by the rule below while Set14-JPEG75 rose to 26.475–26.478 and clean Set5 to 3
 dense content as the longer fourth cycle, so not shipped.
 
 That swing is one photo's. `Storm.png`, a smooth sky near 41 dB, moves by up to ±0.9 dB between neighbouring
-checkpoints at lr 1e-5 (step 2,020 of the last run: +0.31 dB on Storm and 5 of the 6 other photos lower; step 2,600:
+checkpoints at lr 1e-5 (no-clean step 2,020: +0.31 dB on Storm and 5 of the 6 other photos lower; step 2,600:
 −0.91 on Storm), so the mean of the per-image PSNRs, which chose 7,299, mostly measured Storm's noise. The last
 choice therefore scores the held-out photos by the PSNR-Y of their mean MSE (−10 log₁₀ of the mean of 10^(−PSNR/10)),
 in which an almost perfect photo cannot decide; the rule was fixed before it was computed, over every checkpoint and
