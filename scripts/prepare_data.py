@@ -3,15 +3,18 @@
 Sources: Debian packages ``plasma-workspace-wallpapers`` (GPL-2+, KDE Visual Design Group),
 ``lomiri-wallpapers-16.04`` and ``lomiri-wallpapers-20.04`` (see their debian/copyright; CC-BY-SA 3.0 photos by the
 named authors), the natural photos of ``mate-backgrounds`` (``nature/``: GPL-2+, photographers named in its
-debian/copyright), and photos bundled with scikit-image (public domain / CC0). The wallpaper packages are largely
+debian/copyright), the puzzle photos of ``palapeli-data`` (each photo's author and licence in its ``.desktop`` file)
+and photos bundled with scikit-image (public domain / CC0). The wallpaper packages are largely
 abstract renders; the MATE nature photos give the SRGAN discriminator real textures (leaves, water, sand, wood).
 Set5/Set14 are never used. Writes OUT/train (copies), OUT/train_scaled (each training photo shrunk to 1/2 and 1/3
 with MATLAB's bicubic, as Real-ESRGAN's multi-scale training set: the wallpapers are 2–24 MP and smooth at the pixel,
 while the photos people upscale and the benchmarks are denser; the shrink also removes the originals' JPEG artefacts
 from the HR targets), OUT/val (384×384 centre crops of the held-out images: the
 SRResNet validation), OUT/holdout (the same held-out photos whole, box-reduced by an integer factor to at most 768
-pixels on a side: whole scenes with texture, which NIQE needs — the centre crops are mostly sky and bokeh) and
-OUT/SOURCES.tsv (file, source, licence).
+pixels on a side: whole scenes with texture, which NIQE needs — the centre crops are mostly sky and bokeh),
+OUT/holdout_dense (the five palapeli photos, reduced the same way and never trained on: dense everyday scenes — a
+castle, a bridge, fruit, a bee, a chameleon — where the seven of OUT/holdout are mostly smooth; with them they choose
+real-x4) and OUT/SOURCES.tsv (file, source, licence).
 
 Usage: python scripts/prepare_data.py OUT   (needs apt-get and dpkg; installs scikit-image with pip if absent)
 """
@@ -33,6 +36,7 @@ PACKAGES = {
     "lomiri-wallpapers-16.04": "CC-BY-SA-3.0 (photographer in the file name; debian/copyright)",
     "lomiri-wallpapers-20.04": "CC-BY-SA-3.0 (photographer in the file name; debian/copyright)",
     "mate-backgrounds": "GPL-2+ (photographer per file in debian/copyright)",
+    "palapeli-data": "GPL-2+ package",
 }
 SKIMAGE_PHOTOS = {
     "astronaut.png": "public domain (NASA)",
@@ -46,6 +50,8 @@ LOMIRI_20_04 = {"Fossa_by_Jasper_Roks.jpg", "Infinite-Sea_by_Aury88.jpg", "Kleib
 # Held out from training: validation crops (and examples/ for the demo come from these too).
 VAL = {"Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "ColorfulCups", "coffee.png", "chelsea.png",
        "LadyBird.jpg", "Storm.jpg"}
+DENSE = {"castle-maintenon.jpg", "cincinnati-bridge.jpg", "citrus-fruits.jpg", "european-honey-bee.jpg",
+         "panther-chameleon-female.jpg"}  # OUT/holdout_dense: every palapeli photo
 VAL_CROP = 384
 HOLDOUT_SIDE = 768
 SHRINK = (2, 3)  # OUT/train_scaled: every training photo also at 1/2 and 1/3 of its size
@@ -55,6 +61,12 @@ def _largest(folder: Path) -> Path | None:
     images = [p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")]
     best = max(images, key=lambda p: Image.open(p).size[0] * Image.open(p).size[1], default=None)
     return None if best is None else best.resolve()  # renditions are often symlinks to one file
+
+
+def _desktop_fields(path: Path) -> dict[str, str]:
+    """The untranslated ``key=value`` lines of a freedesktop ``.desktop`` file (translations are ``key[lang]``)."""
+    lines = (line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if "=" in line)
+    return {key: value for key, value in lines if "[" not in key}
 
 
 def collect(extracted: Path, skimage_dir: Path) -> list[tuple[str, Path, str, str]]:
@@ -71,6 +83,13 @@ def collect(extracted: Path, skimage_dir: Path) -> list[tuple[str, Path, str, st
     for photo in sorted((extracted / "usr/share/backgrounds/mate/nature").glob("*.jpg")):
         found.append((photo.name, photo, f"mate-backgrounds:/{photo.relative_to(extracted)}",
                       PACKAGES["mate-backgrounds"]))
+    for desktop in sorted((extracted / "usr/share/palapeli/collection").glob("*.desktop")):
+        info = _desktop_fields(desktop)
+        photo = desktop.with_name(info["Image"])
+        origin = info.get("X-KDE-PluginInfo-Website", "")
+        found.append((photo.name, photo, f"palapeli-data:/{photo.relative_to(extracted)} {origin}".strip(),
+                      f"{info['X-KDE-PluginInfo-License']} ({info['X-KDE-PluginInfo-Author']}; its .desktop file); "
+                      f"{PACKAGES['palapeli-data']}"))
     for name, licence in SKIMAGE_PHOTOS.items():
         found.append((name, skimage_dir / name, f"scikit-image:skimage/data/{name}", licence))
     return found
@@ -90,7 +109,8 @@ def main(out: Path) -> None:
         import skimage
     skimage_dir = Path(skimage.__file__).parent / "data"
     train, scaled, val, holdout = out / "train", out / "train_scaled", out / "val", out / "holdout"
-    for d in (train, scaled, val, holdout):
+    dense = out / "holdout_dense"
+    for d in (train, scaled, val, holdout, dense):
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir()
     rows = ["file\tsplit\tsource\tlicence"]
@@ -105,6 +125,11 @@ def main(out: Path) -> None:
             img.crop((left, top, left + side, top + side)).save(dest)
             img.reduce(-(-max(w, h) // HOLDOUT_SIDE)).save(holdout / f"{stem}.png")
             split = "val"
+        elif name in DENSE:
+            img = Image.open(path).convert("RGB")
+            dest = dense / f"{stem}.png"
+            img.reduce(-(-max(img.size) // HOLDOUT_SIDE)).save(dest)
+            split = "holdout_dense"
         else:
             dest = train / f"{stem}{path.suffix.lower()}"
             shutil.copyfile(path, dest)
