@@ -30,8 +30,17 @@ def test_a_second_out_line_starts_a_new_run_from_step_zero(tmp_path: Path) -> No
                                 "lr 0.0001 × 0.1 at 70")
 
 
-def test_the_shipped_real_x4_script_ends_with_its_new_run() -> None:
+def test_the_shipped_real_x4_script_ends_with_its_new_runs() -> None:
     text = schedule(ROOT / "scripts" / "train_shipped_real.sh")
-    first, new_run = text.split("; then a new run from that generator (its own Adam state): ")
+    first, second, third = text.split("; then a new run from that generator (its own Adam state): ")
     assert first.startswith("steps 0–11355:") and first.endswith("steps 22699–28380: lr 0.0001 × 0.1 at 27200")
-    assert new_run.startswith("steps 0–5000:") and new_run.endswith("steps 5000–7600: lr 0.0001 × 0.1 at 6600")
+    assert second.startswith("steps 0–5000:") and second.endswith("steps 5000–7600: lr 0.0001 × 0.1 at 6600")
+    assert third == "steps 0–1975: lr 1e-05"
+
+
+def test_a_stage_with_its_own_lr_starts_from_it(tmp_path: Path) -> None:
+    script = tmp_path / "three.sh"
+    script.write_text('OUT=$RUN\ntrain --steps 100 --milestones 80\n'
+                      'OUT=${RUN}_b INIT=$RUN/generator.safetensors\ntrain --steps 40 --milestones 100000 --lr 1e-5\n')
+    assert schedule(script) == ("steps 0–100: lr 0.0001 × 0.1 at 80; then a new run from that generator (its own "
+                                "Adam state): steps 0–40: lr 1e-05")

@@ -36,7 +36,7 @@ WEIGHTS_DIR = Path(__file__).parent
 SHIPPED: dict[str, tuple[str, str]] = {
     "srresnet-x4": ("srresnet_x4.safetensors", "b2cb8cd04c6b807777c13ed05eb376db25c3afa930ff0683ee37c52a07dfd815"),
     "srgan-x4": ("srgan_x4.safetensors", "c1f0ceeea6c71f373124e5cbb89e5bb2927a5bb79b5e160376af38ca447d5806"),
-    "real-x4": ("real_x4.safetensors", "b02cd7893a19a79c1ad02a8ff976c88a7eba727e33e8ef44ae5f0c7d37e91923"),
+    "real-x4": ("real_x4.safetensors", "1a14bfae7011418740579400986dc6b078ae86a3bdfedf74cb16380ed2f67ade"),
 }
 DEFAULT_MODEL = "srresnet-x4"
 T = TypeVar("T")
