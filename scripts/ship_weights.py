@@ -168,7 +168,7 @@ JPEG files when no `--model` is given. On clean inputs `srresnet-x4` is the bett
 | batch, loss | {crops}, MSE; Adam β = (0.9, 0.999) |
 | wall time | {hours:.2f} h of training ({training['train_hours']:.2f} h in the last run) |
 | hardware | {training['hardware']} |
-| model selection | best held-out JPEG-75 score after a decay (22,699; 7,600; then 1,975 over 12 held-out photos) |
+| model selection | best held-out JPEG-75 score (22,699, 7,600 after a decay; 1,975 at 1e-5, over 12 held-out photos) |
 | storage | fp16 |
 
 The degradation chain (`scripts/real_x4.toml` over the defaults, as saved in the run's config.json; see
