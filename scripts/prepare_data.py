@@ -63,6 +63,11 @@ def _largest(folder: Path) -> Path | None:
     return None if best is None else best.resolve()  # renditions are often symlinks to one file
 
 
+def _whole(img: Image.Image) -> Image.Image:
+    """A held-out photo whole, box-reduced by the smallest integer factor that brings it to HOLDOUT_SIDE or less."""
+    return img.reduce(-(-max(img.size) // HOLDOUT_SIDE))
+
+
 def _desktop_fields(path: Path) -> dict[str, str]:
     """The untranslated ``key=value`` lines of a freedesktop ``.desktop`` file (translations are ``key[lang]``)."""
     lines = (line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if "=" in line)
@@ -123,12 +128,11 @@ def main(out: Path) -> None:
             left, top = (w - side) // 2, (h - side) // 2
             dest = val / f"{stem}.png"
             img.crop((left, top, left + side, top + side)).save(dest)
-            img.reduce(-(-max(w, h) // HOLDOUT_SIDE)).save(holdout / f"{stem}.png")
+            _whole(img).save(holdout / f"{stem}.png")
             split = "val"
         elif name in DENSE:
-            img = Image.open(path).convert("RGB")
             dest = dense / f"{stem}.png"
-            img.reduce(-(-max(img.size) // HOLDOUT_SIDE)).save(dest)
+            _whole(Image.open(path).convert("RGB")).save(dest)
             split = "holdout_dense"
         else:
             dest = train / f"{stem}{path.suffix.lower()}"

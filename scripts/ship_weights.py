@@ -146,7 +146,7 @@ def write_real_card(path: Path, training: dict, config: dict, real: dict, source
     runs = [*_earlier_runs(config), training]
     schedule = _schedule(runs[0]["lr"], config["gamma"], training["command"])
     hours, steps = sum(r["train_hours"] for r in runs), sum(r["steps"] for r in runs)
-    seeds = ", ".join(str(r["seed"]) for r in runs[:-1]) + f" and {training['seed']}, one per run"
+    seeds = ", ".join(str(r["seed"]) for r in runs)
     crops = f"{training['batch']} × {runs[0]['patch']}² HR crops" + (
         f" ({training['patch']}² in the last run)" if training["patch"] != runs[0]["patch"] else "")
     path.write_text(f"""# Model card: real-x4
@@ -164,7 +164,7 @@ JPEG files when no `--model` is given. On clean inputs `srresnet-x4` is the bett
 | setting | value |
 |---|---|
 | init | `srresnet-x4` (shipped weights) |
-| schedule | {schedule}; seeds {seeds} |
+| schedule | {schedule}; seeds {seeds} (one per run) |
 | batch, loss | {crops}, MSE; Adam β = (0.9, 0.999) |
 | wall time | {hours:.2f} h of training ({training['train_hours']:.2f} h in the last run) |
 | hardware | {training['hardware']} |

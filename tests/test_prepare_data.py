@@ -42,4 +42,3 @@ def test_palapeli_photo_carries_author_licence_and_origin_from_its_desktop_file(
     # The untranslated licence, not the French one that follows it in the file.
     assert licence == "Public Domain (Derek Jensen; its .desktop file); GPL-2+ package"
     assert "cincinnati-bridge.jpg" in prepare.DENSE and "cincinnati-bridge.jpg" not in prepare.VAL
-

@@ -12,22 +12,28 @@ def schedule(script: Path) -> str:
     return load_script("ship_weights")._schedule(1e-4, 0.1, str(script))
 
 
+def schedule_of(tmp_path: Path, text: str) -> str:
+    """The schedule of a training script with these lines."""
+    script = tmp_path / "train.sh"
+    script.write_text(text)
+    return schedule(script)
+
+
 def test_stages_of_one_run(tmp_path: Path) -> None:
-    script = tmp_path / "one.sh"
-    script.write_text("train --steps 100 --milestones 80\ntrain --steps 150 --milestones 80\n"
-                      "train --steps 300 --milestones 250 --precision fp32\n")
-    assert schedule(script) == ("steps 0–100: lr 0.0001 × 0.1 at 80; then steps 100–150: lr 1e-05; "
-                                "then (restart) steps 150–300: lr 0.0001 × 0.1 at 250")
+    text = ("train --steps 100 --milestones 80\ntrain --steps 150 --milestones 80\n"
+            "train --steps 300 --milestones 250 --precision fp32\n")
+    assert schedule_of(tmp_path, text) == (
+        "steps 0–100: lr 0.0001 × 0.1 at 80; then steps 100–150: lr 1e-05; "
+        "then (restart) steps 150–300: lr 0.0001 × 0.1 at 250")
 
 
 def test_a_second_out_line_starts_a_new_run_from_step_zero(tmp_path: Path) -> None:
-    script = tmp_path / "two.sh"
-    script.write_text('OUT=$RUN SEED=5\ntrain --steps 100 --milestones 80\n'
-                      'OUT=${RUN}_b INIT=$RUN/generator.safetensors\ntrain --steps 50 --milestones 30\n'
-                      'train --steps 90 --milestones 70\n')
-    assert schedule(script) == ("steps 0–100: lr 0.0001 × 0.1 at 80; then a new run from that generator (its own "
-                                "Adam state): steps 0–50: lr 0.0001 × 0.1 at 30; then (restart) steps 50–90: "
-                                "lr 0.0001 × 0.1 at 70")
+    text = ('OUT=$RUN SEED=5\ntrain --steps 100 --milestones 80\n'
+            'OUT=${RUN}_b INIT=$RUN/generator.safetensors\ntrain --steps 50 --milestones 30\n'
+            'train --steps 90 --milestones 70\n')
+    assert schedule_of(tmp_path, text) == (
+        "steps 0–100: lr 0.0001 × 0.1 at 80; then a new run from that generator (its own Adam state): steps 0–50: "
+        "lr 0.0001 × 0.1 at 30; then (restart) steps 50–90: lr 0.0001 × 0.1 at 70")
 
 
 def test_the_shipped_real_x4_script_ends_with_its_new_runs() -> None:
@@ -39,8 +45,8 @@ def test_the_shipped_real_x4_script_ends_with_its_new_runs() -> None:
 
 
 def test_a_stage_with_its_own_lr_starts_from_it(tmp_path: Path) -> None:
-    script = tmp_path / "three.sh"
-    script.write_text('OUT=$RUN\ntrain --steps 100 --milestones 80\n'
-                      'OUT=${RUN}_b INIT=$RUN/generator.safetensors\ntrain --steps 40 --milestones 100000 --lr 1e-5\n')
-    assert schedule(script) == ("steps 0–100: lr 0.0001 × 0.1 at 80; then a new run from that generator (its own "
-                                "Adam state): steps 0–40: lr 1e-05")
+    text = ('OUT=$RUN\ntrain --steps 100 --milestones 80\n'
+            'OUT=${RUN}_b INIT=$RUN/generator.safetensors\ntrain --steps 40 --milestones 100000 --lr 1e-5\n')
+    assert schedule_of(tmp_path, text) == (
+        "steps 0–100: lr 0.0001 × 0.1 at 80; then a new run from that generator (its own Adam state): steps 0–40: "
+        "lr 1e-05")
