@@ -20,8 +20,8 @@ pre-converted tensors; decoding and encoding alone (one thread) show what the pi
 in each of ``--rounds`` rounds, so that the machine's other work hits them alike; speeds relative to another path are
 medians of the ratios within a round, which a busy machine moves least.
 
-Usage: python benchmarks/upscale.py [--sizes 256x192 1024x768] [--repeat 2] [--set5 DIR] [--device cpu|cuda]
-       [--only graph|folder] [--photo-size WxH] [--photos N] [--rounds N] [--jobs N ...]
+Usage: python benchmarks/upscale.py [--sizes 256x192 1024x768] [--repeat 2] [--benchmarks DIR] [--device cpu|cuda]
+       [--only graph|folder] [--photo-size WxH] [--photos N] [--rounds N] [--jobs N ...] [--profile]
 """
 
 from __future__ import annotations
@@ -49,8 +49,7 @@ from srgan.metrics import psnr_y
 from srgan.models import Generator, GeneratorConfig
 from srgan.models.fast import optimize_for_inference
 
-SET5 = Path("/work/shared/benchmarks/Set5")
-SET14 = SET5.parent / "Set14"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"  # ../shared beside the checkout
 ISSUE_SPEEDUP, ISSUE_PEAK_FRACTION = 6.0, 0.5  # the targets: ≥ 6× the peer style, ≥ 50 % of the bf16 matmul peak
 # Issue 18's targets for a folder: on a CPU the pipeline at least 95% of the sequential path's images/s, on a GPU
 # end to end at least 70% of compute only.
@@ -181,7 +180,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", nargs="+", default=["256x192", "1024x768"], help="LR input sizes WxH")
     ap.add_argument("--repeat", type=int, default=2, help="timed runs per measurement (best is kept)")
-    ap.add_argument("--set5", type=Path, default=SET5, help="Set5 HR folder for the bf16/fp32 PSNR check")
+    ap.add_argument("--benchmarks", type=Path, default=BENCHMARKS, help="folder holding Set5 and Set14 (the PSNR "
+                    "check, the folder's photos); default ../shared/benchmarks beside the checkout")
     ap.add_argument("--model", help="trained weights for the PSNR check (default: the shipped model); speed is "
                     "measured with random weights")
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
@@ -190,6 +190,8 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=6, help="photos in the folder (6)")
     ap.add_argument("--rounds", type=int, default=5, help="rounds in which the folder's paths take turns (5)")
     ap.add_argument("--jobs", type=int, nargs="+", help="pipeline threads to measure (default: srgan's default)")
+    ap.add_argument("--profile", action="store_true", help="last, where one call of the default path spends its "
+                    "time (torch.profiler, the largest --sizes)")
     args = ap.parse_args()
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
 
@@ -209,7 +211,9 @@ def main() -> None:
         size = args.photo_size or ("1920x1080" if gpu else "256x192")
         w, h = (int(v) for v in size.lower().split("x"))
         folder_throughput(device, dtype, (w, h), args.photos, args.jobs or [pipeline.default_threads()],
-                          args.rounds)
+                          args.rounds, args.benchmarks)
+    if args.profile:
+        profile_default_path(device, max(sizes, key=lambda s: s[0] * s[1]))
     print(f"\n- load average at end {os.getloadavg()[0]:.2f} (other processes on the machine lower absolute numbers)")
 
 
@@ -275,20 +279,21 @@ def network_table(args: argparse.Namespace, sizes: list[tuple[int, ...]], device
     elif dtype != torch.bfloat16:
         print("- this CPU has no native bf16, so the default path computes in fp32 and the bf16 peak is emulation: "
               "the targets are defined for AMX/AVX512-BF16 CPUs")
-    quality_check(args.model, args.set5, notes, device)
+    quality_check(args.model, args.benchmarks / "Set5", notes, device)
     print()
     for n in notes:
         print(f"- {n}")
 
 
-def photo_folder(folder: Path, size: tuple[int, int], count: int) -> list[Path]:
-    """``count`` photos of Set5 and Set14 (taken in turn when fewer), centre-cropped to the aspect ratio of ``size``,
-    resized to it (bicubic) and saved as JPEG quality 90 in ``folder``: what a folder of camera photos looks like."""
+def photo_folder(folder: Path, size: tuple[int, int], count: int, benchmarks: Path) -> list[Path]:
+    """``count`` photos of Set5 and Set14 in ``benchmarks`` (taken in turn when fewer), centre-cropped to the aspect
+    ratio of ``size``, resized to it (bicubic) and saved as JPEG quality 90 in ``folder``: what a folder of camera
+    photos looks like."""
     from PIL import Image
 
-    sources = sorted(SET5.glob("*.png")) + sorted(SET14.glob("*.png"))
+    sources = sorted((benchmarks / "Set5").glob("*.png")) + sorted((benchmarks / "Set14").glob("*.png"))
     if not sources:
-        raise SystemExit(f"no photos in {SET5} or {SET14}")
+        raise SystemExit(f"no photos in {benchmarks}/Set5 or {benchmarks}/Set14 (--benchmarks)")
     folder.mkdir(parents=True)
     w, h = size
     files = []
@@ -304,7 +309,7 @@ def photo_folder(folder: Path, size: tuple[int, int], count: int) -> list[Path]:
 
 
 def folder_throughput(device: torch.device, dtype: torch.dtype | None, size: tuple[int, int], count: int,
-                      jobs: list[int], rounds: int) -> None:
+                      jobs: list[int], rounds: int, benchmarks: Path) -> None:
     """Images/s of a folder of photos, JPEG in, PNG out, through each path; see the module docstring."""
     gpu = device.type == "cuda"
     torch.manual_seed(0)
@@ -314,7 +319,7 @@ def folder_throughput(device: torch.device, dtype: torch.dtype | None, size: tup
     print(f"\n## A folder of {count} photos, {size[0]}×{size[1]} JPEG → ×{up.scale} PNG (level "
           f"{images.PNG_COMPRESSION}), {rounds} rounds\n", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        files = photo_folder(Path(tmp) / "in", size, count)
+        files = photo_folder(Path(tmp) / "in", size, count, benchmarks)
         todo = [Job(f, Path(tmp) / "out" / f"{f.stem}_x{up.scale}.png") for f in files]
         pictures = [images.load(f) for f in files]
         tensors = [torch.tensor(p.color).permute(2, 0, 1)[None].float().div_(255).to(device) for p in pictures]
@@ -370,6 +375,28 @@ def folder_throughput(device: torch.device, dtype: torch.dtype | None, size: tup
             met = "met" if paired(name, sequential) >= CPU_PIPELINE_FLOOR else "NOT met"
             print(f"- --jobs {n}: {paired(name, sequential):.3f}× the sequential path (target ≥ {CPU_PIPELINE_FLOOR}: "
                   f"{met})")
+
+
+def profile_default_path(device: torch.device, size: tuple[int, ...]) -> None:
+    """The operations of one ``Upscaler.upscale`` call on a uint8 image, by their own host time (torch.profiler; on
+    a GPU with kernel and copy times): what separates the default path from the graph alone, so that the next change
+    is chosen by a number. On a GPU the host waits for the device inside the copies back and the NaN check, whose
+    host time then holds the network's."""
+    from torch.profiler import ProfilerActivity, profile
+
+    w, h = size
+    torch.manual_seed(0)
+    up = Upscaler(Generator().eval(), device=device, precision="auto")
+    img = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    up.upscale(img)  # warm-up: kernels chosen, memory cached
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        wall = timed(lambda: up.upscale(img))
+    ops = prof.key_averages()
+    in_ops = sum(e.self_cpu_time_total for e in ops) / 1e3
+    print(f"\n## Where one default-path call spends its time: {w}×{h} → ×{up.scale}, {wall * 1e3:.1f} ms under the "
+          f"profiler, {wall * 1e3 - in_ops:.1f} ms of it outside torch's operations (numpy, Python)\n")
+    print(ops.table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 def _tile_text(core: tuple[int, int], image: tuple[int, int]) -> str:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Issue 18's GPU checks in one call on a lent GPU: the GPU tests (tests/test_cuda.py), then benchmarks/upscale.py
+# on the GPU (network table, default path against the graph, a folder of 1920x1080 photos end to end against
+# compute only, where one default-path call spends its time). Extra arguments go to upscale.py and win over the
+# defaults here (e.g. `--device cpu --sizes 64x48 --photo-size 64x48 --photos 2 --rounds 1` to try the script
+# on a CPU). Logs go to $OUT (default ./gpu_out). Run from the repository root with the machine's python3.
+#
+# What the call needs beside the tracked files (benchmarks/README.md, "On the next lent GPU"): Set5 and Set14 in
+# ./shared/benchmarks (../shared beside the checkout does not travel), and the imagecodecs wheel in ./.whl (the GPU
+# image has no imagecodecs); both are installed or found here when present.
+set -uo pipefail
+out=${OUT:-gpu_out}
+mkdir -p "$out"
+if compgen -G ".whl/*.whl" >/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+bench=shared/benchmarks
+[ -d "$bench" ] || bench=../shared/benchmarks
+if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm --format=csv | tee "$out/gpu.txt"
+fi
+python3 -m pytest -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$out/test_cuda.log"
+python3 benchmarks/upscale.py --device cuda --sizes 256x192 1920x1080 --repeat 5 --benchmarks "$bench" --profile \
+    "$@" 2>&1 | tee "$out/upscale.md"
