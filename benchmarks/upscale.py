@@ -397,6 +397,23 @@ def profile_default_path(device: torch.device, size: tuple[int, ...]) -> None:
     print(f"\n## Where one default-path call spends its time: {w}×{h} → ×{up.scale}, {wall * 1e3:.1f} ms under the "
           f"profiler, {wall * 1e3 - in_ops:.1f} ms of it outside torch's operations (numpy, Python)\n")
     print(ops.table(sort_by="self_cpu_time_total", row_limit=15))
+    if device.type == "cuda":
+        nbytes = up.scale**2 * w * h * 3
+        pageable, locked = copy_back_gbps(device, nbytes)
+        print(f"\nCopy of the uint8 result ({nbytes / 1e6:.1f} MB) from the GPU: {pageable:.1f} GB/s into new pageable "
+              f"memory (what the default path's numpy result gets), {locked:.1f} GB/s into reused page-locked memory "
+              f"(the most pinned result buffers could save: {(1 / pageable - 1 / locked) * nbytes / 1e6:.1f} ms)")
+
+
+def copy_back_gbps(device: torch.device, nbytes: int) -> tuple[float, float]:
+    """Device → host copy speed (GB/s) of ``nbytes`` into fresh pageable memory (a new array's pages are faulted in
+    by the copy) and into one page-locked buffer used again (a DMA at the bus's speed)."""
+    src = torch.randint(0, 256, (nbytes,), dtype=torch.uint8, device=device)
+    pinned = torch.empty(nbytes, dtype=torch.uint8, pin_memory=True)
+    pinned.copy_(src)
+    pageable = best_time(lambda: src.cpu(), 3)
+    locked = best_time(lambda: pinned.copy_(src, non_blocking=True), 3)
+    return nbytes / pageable / 1e9, nbytes / locked / 1e9
 
 
 def _tile_text(core: tuple[int, int], image: tuple[int, int]) -> str:
