@@ -190,8 +190,8 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=6, help="photos in the folder (6)")
     ap.add_argument("--rounds", type=int, default=5, help="rounds in which the folder's paths take turns (5)")
     ap.add_argument("--jobs", type=int, nargs="+", help="pipeline threads to measure (default: srgan's default)")
-    ap.add_argument("--profile", action="store_true", help="last, where one call of the default path spends its "
-                    "time (torch.profiler, the largest --sizes)")
+    ap.add_argument("--profile", action="store_true", help="where one call of the default path spends its time "
+                    "(torch.profiler, the largest --sizes), before the folder")
     args = ap.parse_args()
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
 
@@ -207,13 +207,13 @@ def main() -> None:
           f"{default_name}; load average at start {load_before[0]:.2f}\n")
     if args.only != "folder":
         network_table(args, sizes, device, dtype, default_name)
+    if args.profile:  # before the folder, the longest part: a run stopped there still has the profile
+        profile_default_path(device, max(sizes, key=lambda s: s[0] * s[1]))
     if args.only != "graph":
         size = args.photo_size or ("1920x1080" if gpu else "256x192")
         w, h = (int(v) for v in size.lower().split("x"))
         folder_throughput(device, dtype, (w, h), args.photos, args.jobs or [pipeline.default_threads()],
                           args.rounds, args.benchmarks)
-    if args.profile:
-        profile_default_path(device, max(sizes, key=lambda s: s[0] * s[1]))
     print(f"\n- load average at end {os.getloadavg()[0]:.2f} (other processes on the machine lower absolute numbers)")
 
 
@@ -399,21 +399,26 @@ def profile_default_path(device: torch.device, size: tuple[int, ...]) -> None:
     print(ops.table(sort_by="self_cpu_time_total", row_limit=15))
     if device.type == "cuda":
         nbytes = up.scale**2 * w * h * 3
-        pageable, locked = copy_back_gbps(device, nbytes)
-        print(f"\nCopy of the uint8 result ({nbytes / 1e6:.1f} MB) from the GPU: {pageable:.1f} GB/s into new pageable "
-              f"memory (what the default path's numpy result gets), {locked:.1f} GB/s into reused page-locked memory "
-              f"(the most pinned result buffers could save: {(1 / pageable - 1 / locked) * nbytes / 1e6:.1f} ms)")
+        fresh, reused, locked = copy_back_gbps(device, nbytes)
+        print(f"\nCopy of the uint8 result ({nbytes / 1e6:.1f} MB) from the GPU, GB/s: {fresh:.1f} into a new numpy "
+              f"array (what the default path's result gets), {reused:.1f} into one used again, {locked:.1f} into "
+              f"reused page-locked memory; the most pinned result buffers could save: "
+              f"{(1 / fresh - 1 / locked) * nbytes / 1e6:.1f} ms")
 
 
-def copy_back_gbps(device: torch.device, nbytes: int) -> tuple[float, float]:
-    """Device → host copy speed (GB/s) of ``nbytes`` into fresh pageable memory (a new array's pages are faulted in
-    by the copy) and into one page-locked buffer used again (a DMA at the bus's speed)."""
+def copy_back_gbps(device: torch.device, nbytes: int) -> tuple[float, float, float]:
+    """Device → host copy speeds (GB/s) of ``nbytes``: into a new numpy array (its pages are faulted in by the
+    copy, with numpy's huge-page advice, as ``_to_integer``'s output is), into one pageable array used again, and
+    into one page-locked buffer used again (a DMA at the bus's speed)."""
     src = torch.randint(0, 256, (nbytes,), dtype=torch.uint8, device=device)
+    pageable = torch.from_numpy(np.empty(nbytes, np.uint8))
     pinned = torch.empty(nbytes, dtype=torch.uint8, pin_memory=True)
+    pageable.copy_(src)
     pinned.copy_(src)
-    pageable = best_time(lambda: src.cpu(), 3)
+    fresh = best_time(lambda: torch.from_numpy(np.empty(nbytes, np.uint8)).copy_(src), 3)
+    reused = best_time(lambda: pageable.copy_(src), 3)
     locked = best_time(lambda: pinned.copy_(src, non_blocking=True), 3)
-    return nbytes / pageable / 1e9, nbytes / locked / 1e9
+    return nbytes / fresh / 1e9, nbytes / reused / 1e9, nbytes / locked / 1e9
 
 
 def _tile_text(core: tuple[int, int], image: tuple[int, int]) -> str:

@@ -251,9 +251,13 @@ class Upscaler:
         return _to_integer(sr if target is None else resize_to(sr, target), alpha.dtype)[:, :, 0]
 
     def _super_resolve(self, image: np.ndarray, progress: Callable[[int, int], None] | None) -> torch.Tensor:
-        """(H, W, 1|3) integers or floats in [0, 1] → (1, 3, sH, sW) float32 in [0, 1] on ``_result_device``."""
+        """(H, W, 1|3) integers or floats in [0, 1] → (1, 3, sH, sW) float32 in [0, 1] on ``_result_device``.
+
+        The input becomes floats on the network's device wherever the result is assembled: a GPU divides by a
+        reciprocal (one ulp off a CPU's division for half the uint8 values), so the result would otherwise
+        depend on where it fits."""
         h, w, _ = image.shape
-        lr = _network_input(image, self._result_device(h, w))
+        lr = _network_input(image, self.device).to(self._result_device(h, w))
         sr = tiling.upscale_tensor(self._net, lr, self.scale, self.tile_size((h, w)), self.overlap, self.batch,
                                    device=self.device, progress=progress)
         _check_finite(sr)
