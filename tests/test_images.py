@@ -93,6 +93,26 @@ def test_16bit_color_png_round_trip(tmp_path: Path, channels: int) -> None:
     assert np.array_equal(imagecodecs.png_decode((tmp_path / "out.png").read_bytes()), pixels)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize(("h", "w", "channels"), [(1, 1, 3), (1, 9, 1), (11, 1, 4), (5, 6, 2), (300, 1500, 3)])
+def test_every_png_reads_back_in_libpng_and_pillow(tmp_path: Path, h: int, w: int, channels: int,
+                                                   dtype: type) -> None:
+    """srgan writes every PNG itself (Paeth-filtered rows, libdeflate): the pixels come back through libpng (and
+    Pillow for 8 bits) at every level, for one row, one column and more rows than the writer filters at a time."""
+    top = np.iinfo(dtype).max
+    pixels = RNG.integers(0, top + 1, (h, w, channels), dtype=dtype)
+    ramp = np.arange(h)[:, None, None] * 3 + np.arange(w)[None, :, None] * 5 + np.arange(channels)
+    pixels[: h // 2] = (ramp[: h // 2] % (top + 1)).astype(dtype)  # smooth rows beside noisy ones
+    c = 1 if channels <= 2 else 3
+    picture = Picture(pixels[:, :, :c], pixels[:, :, c] if channels in (2, 4) else None)
+    for level in (0, 1, 9):
+        data = images.save(picture, tmp_path / f"{level}.png", png_compression=level).read_bytes()
+        assert np.array_equal(imagecodecs.png_decode(data).reshape(h, w, channels), pixels)
+        if dtype == np.uint8:
+            with Image.open(io.BytesIO(data)) as im:
+                assert np.array_equal(np.asarray(im).reshape(h, w, channels), pixels)
+
+
 @pytest.mark.parametrize("planar", [False, True])
 def test_16bit_tiff_round_trip_with_icc_and_dpi(tmp_path: Path, planar: bool) -> None:
     pixels = rand16(5, 6, 4)

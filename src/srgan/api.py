@@ -176,7 +176,7 @@ class Upscaler:
                      max_pixels: int | None = images.DEFAULT_MAX_PIXELS,
                      progress: Callable[[int, int], None] | None = None,
                      png_compression: int = images.PNG_COMPRESSION) -> Path:
-        """Read ``src``, upscale, write ``dst`` (format from its extension, ``png_compression`` the zlib level 0-9
+        """Read ``src``, upscale, write ``dst`` (format from its extension, ``png_compression`` the deflate level 0-9
         of a PNG) atomically; returns ``dst``. An output too large for memory is written a row of tiles at a time
         as they are computed (``writes_in_bands``); its pixels are the same."""
         picture = read_input(src, dst, overwrite, max_pixels)

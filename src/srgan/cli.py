@@ -391,7 +391,7 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=int,
                    help="refuse inputs with more pixels (decompression-bomb guard; default 50 million; 0 = no limit)")
     p.add_argument("--png-compression", type=int, default=PNG_COMPRESSION, metavar="0-9",
-                   help=f"zlib level of PNG outputs: same pixels at every level, 0 = fastest and largest, 9 = "
+                   help=f"deflate level of PNG outputs: same pixels at every level, 0 = fastest and largest, 9 = "
                         f"smallest and slowest (default {PNG_COMPRESSION})")
     existing = p.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace existing output files")

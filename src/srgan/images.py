@@ -22,10 +22,14 @@ images (``INPUT_EXTENSIONS``). Decisions, in one place:
 - JPEG has no alpha: an image with transparency written as JPEG is composited on white, with a warning.
 - Decompression bombs: Pillow's own guard is replaced by ``max_pixels`` (``srgan upscale --max-pixels``; the other
   commands keep the default), checked from the header before any pixel is decoded.
-- Outputs too large to hold whole arrive in bands (``save_bands``): PNG (srgan's own writer, a few rows at a time,
-  with Pillow's filter choices, zlib settings and chunk order, so an 8-bit file has the bytes Pillow writes where both
-  use the same zlib; it also writes every 16-bit PNG) and TIFF (tifffile, in deflated strips; it also writes every
-  16-bit TIFF). Pillow writes JPEG, WebP and BMP from a whole image only.
+- PNG: srgan's own writer, for every PNG (8 and 16 bits, grey, grey + alpha, RGB, RGBA). Each row is Paeth-filtered
+  (what the PNG specification's heuristic, as libpng and Pillow apply it, picks for nearly every row of a
+  network's output) and the rows are deflated by libdeflate in one go when the image is in memory (``save``),
+  by zlib a few rows at a time when it arrives in bands (``save_bands``). At the default level that encodes a ×4
+  result 2.8× faster than Pillow's zlib at level 3, in a 2% smaller file (benchmarks/README.md): on a GPU, PNG
+  encoding is the slowest stage of a folder.
+- Outputs too large to hold whole arrive in bands (``save_bands``): PNG, and TIFF (tifffile, in deflated strips; it
+  also writes every 16-bit TIFF). Pillow writes JPEG, WebP and BMP from a whole image only.
 Every problem with a file is an ``SrganError`` naming it. Outputs are written to a temporary file in the target
 folder and renamed into place, so a failure never leaves a partial file.
 """
@@ -50,13 +54,12 @@ import imagecodecs
 import numpy as np
 import tifffile
 from PIL import Image, ImageCms, UnidentifiedImageError
-from PIL.PngImagePlugin import PngInfo
 
 from srgan.errors import SrganError, check_number
 from srgan.fileio import check_output, write_output
 
 DEFAULT_MAX_PIXELS = 50_000_000  # ~ an 8700 × 5800 photo; raise with --max-pixels
-PNG_COMPRESSION = 3  # zlib level of PNG outputs (--png-compression): 3x faster than 6, 9% larger; benchmarks/README.md
+PNG_COMPRESSION = 1  # deflate level of PNG outputs (--png-compression); the choice in benchmarks/README.md
 # Output extension → Pillow format name. The CLI's --format choices are png, jpg, webp, tif.
 EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
                      ".tiff": "TIFF", ".bmp": "BMP"}
@@ -71,8 +74,7 @@ BAND_FORMATS = ("PNG", "TIFF")
 _CHUNK_BYTES = 1 << 20  # raw bytes a band writer converts, filters and deflates at a time (a PNG) or per strip (a TIFF)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels → grey, grey + alpha, RGB, RGBA
-_PNG_FILTERS = np.array([0, 2, 1, 4], np.uint8)  # None, Up, Sub, Paeth: the order Pillow tries them in
-_SIGNED_MAGNITUDE = np.minimum(np.arange(256), 256 - np.arange(256)).astype(np.uint8)  # |a byte read as int8|
+_PAETH = 4  # the PNG filter type of every row srgan writes
 _XMP_ORIENTATION = re.compile(rb'\s*tiff:Orientation="\d"|<tiff:Orientation>\d</tiff:Orientation>')
 # What a damaged or non-image file can make Pillow, imagecodecs, tifffile or LittleCMS raise while decoding it.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, KeyError, struct.error,
@@ -255,7 +257,7 @@ def prepare_output(path: Path, overwrite: bool) -> str:
 def save(picture: Picture, path: str | Path, overwrite: bool = False,
          png_compression: int = PNG_COMPRESSION) -> Path:
     """Write ``picture`` in the format of ``path``'s extension, atomically; refuses to replace a file unless
-    ``overwrite``. ``png_compression`` is the zlib level (0-9) of a PNG: the pixels are the same at every level,
+    ``overwrite``. ``png_compression`` is the deflate level (0-9) of a PNG: the pixels are the same at every level,
     only size and encoding time change. Warns when the format cannot hold the picture (alpha in JPEG, 16 bits in
     JPEG/WebP/BMP)."""
     check_number("png_compression", png_compression, choices=range(10))
@@ -273,8 +275,8 @@ def save_bands(bands: Iterable[np.ndarray], shape: tuple[int, int, int], dtype: 
     values of ``dtype`` in any integer type and layout (it is converted a few rows at a time). Atomic and refusing
     to replace a file unless ``overwrite``, as ``save``: an exception from ``bands`` (a computation failing half-way)
     leaves no file. The file decodes to the pixels ``save`` writes, with the same metadata, except that a TIFF keeps
-    ICC and resolution only (``save`` also keeps EXIF in 8-bit TIFFs); an 8-bit PNG has ``save``'s bytes where
-    Pillow and Python use the same zlib.
+    ICC and resolution only (``save`` also keeps EXIF in 8-bit TIFFs). A PNG differs from ``save``'s only in its
+    deflate stream (zlib's, streamed, where ``save`` has libdeflate's of the whole image).
     """
     check_number("png_compression", png_compression, choices=range(10))
     path = Path(path)
@@ -285,8 +287,8 @@ def save_bands(bands: Iterable[np.ndarray], shape: tuple[int, int, int], dtype: 
                          f"not {c} of {np.dtype(dtype)} as {fmt}")
     if fmt == "PNG":
         exif = _exif_for(meta, w, h, sub_ifds=True)
-        return write_output(path, _new_file(lambda f: _write_png(f, bands, shape, dtype, meta, exif,
-                                                                 png_compression)), overwrite)
+        idat = _deflate_streamed(_png_scanlines(bands, shape, dtype), png_compression)
+        return write_output(path, _new_file(lambda f: _write_png(f, idat, shape, dtype, meta, exif)), overwrite)
     return write_output(path, _new_file(lambda f: _write_tiff(f, bands, shape, dtype, meta)), overwrite)
 
 
@@ -472,10 +474,11 @@ def _encoder(picture: Picture, fmt: str, path: Path, png_compression: int) -> Ca
     h, w = picture.color.shape[:2]
     meta = picture.meta
     exif = _exif_for(meta, w, h, sub_ifds=fmt != "TIFF")
-    if picture.color.dtype == np.uint16 and fmt in ("PNG", "TIFF"):  # Pillow writes 16 bits of grey only
+    if fmt == "PNG" or (fmt == "TIFF" and picture.color.dtype == np.uint16):  # Pillow writes 16 bits of grey only
         pixels = _interleave(picture.color, picture.alpha).reshape(h, w, -1)
         if fmt == "PNG":
-            return lambda f: _write_png(f, [pixels], pixels.shape, np.uint16, meta, exif, png_compression)
+            return lambda f: _write_png(f, [_deflate_whole(pixels, png_compression)], pixels.shape, pixels.dtype,
+                                        meta, exif)
         return lambda f: _write_tiff(f, [pixels], pixels.shape, np.uint16, meta)
     picture = _to_8bit(picture, fmt, path)
     if fmt == "JPEG" and picture.alpha is not None:
@@ -486,19 +489,13 @@ def _encoder(picture: Picture, fmt: str, path: Path, png_compression: int) -> Ca
     if fmt == "BMP" and im.mode == "LA":
         im = im.convert("RGBA")
     options: dict[str, object] = {}
-    if fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+    if fmt in ("JPEG", "WEBP", "TIFF"):
         options |= {"icc_profile": meta.icc_profile, "exif": exif or b""}
-    if fmt in ("PNG", "JPEG", "TIFF", "BMP") and meta.dpi:
+    if fmt in ("JPEG", "TIFF", "BMP") and meta.dpi:
         options["dpi"] = meta.dpi
     if fmt in ("JPEG", "WEBP") and meta.xmp:
         options["xmp"] = meta.xmp
-    if fmt == "PNG" and meta.text:
-        info = PngInfo()
-        for k, v in meta.text:
-            info.add_itxt(k, v)
-        options["pnginfo"] = info
     options |= {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95, "method": 4},
-                "PNG": {"compress_level": png_compression},
                 "TIFF": {"compression": "tiff_adobe_deflate"}}.get(fmt, {})
     return lambda f: im.save(f, fmt, **{k: v for k, v in options.items() if v is not None})
 
@@ -521,50 +518,72 @@ def _png_metadata(meta: Metadata, exif: bytes | None) -> bytes:
     return b"".join(chunks)
 
 
-def _write_png(f: BinaryIO, bands: Iterable[np.ndarray], shape: tuple[int, ...], dtype: type | np.dtype,
-               meta: Metadata, exif: bytes | None, level: int) -> None:
-    """A PNG of ``shape`` (H, W, C: grey, grey + alpha, RGB, RGBA) from its rows in bands, a few rows at a time:
-    each row filtered as ``_png_filter`` chooses, all deflated as one zlib stream at ``level`` (memory level 9,
-    Z_FILTERED) and cut into IDAT chunks of max(64 KiB, 4·W) bytes — Pillow's choices, so that an 8-bit file has the
-    bytes Pillow writes (with the same zlib)."""
+def _write_png(f: BinaryIO, idat: Iterable[bytes], shape: tuple[int, ...], dtype: type | np.dtype, meta: Metadata,
+               exif: bytes | None) -> None:
+    """A PNG of ``shape`` (H, W, C: grey, grey + alpha, RGB, RGBA) whose zlib stream of scanlines arrives in pieces
+    (``idat``): signature, header, metadata (``_png_metadata``), the stream cut into IDAT chunks of max(64 KiB, 4·W)
+    bytes as it comes (Pillow's size), end."""
     h, w, c = shape
-    itemsize = np.dtype(dtype).itemsize
-    f.write(_PNG_SIGNATURE + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8 * itemsize, _PNG_COLOR_TYPES[c],
-                                                             0, 0, 0)))
+    f.write(_PNG_SIGNATURE + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8 * np.dtype(dtype).itemsize,
+                                                             _PNG_COLOR_TYPES[c], 0, 0, 0)))
     f.write(_png_metadata(meta, exif))
-    deflate = zlib.compressobj(level, zlib.DEFLATED, 15, 9, zlib.Z_FILTERED)
-    idat = max(1 << 16, 4 * w)
+    size = max(1 << 16, 4 * w)
     pending = bytearray()
-    above = np.zeros(w * c * itemsize, np.uint8)
-    rows = max(1, _CHUNK_BYTES // (w * c * itemsize))
-    for chunk in _row_chunks(bands, rows, np.dtype(dtype).newbyteorder(">"), h):
-        raw = chunk.view(np.uint8).reshape(len(chunk), -1)
-        pending += deflate.compress(_png_filter(raw, above, c * itemsize))
-        above = raw[-1]
-        while len(pending) >= idat:
-            f.write(_png_chunk(b"IDAT", bytes(pending[:idat])))
-            del pending[:idat]
-    pending += deflate.flush()
-    for i in range(0, len(pending), idat):
-        f.write(_png_chunk(b"IDAT", bytes(pending[i : i + idat])))
+    for piece in idat:
+        pending += piece
+        while len(pending) >= size:
+            f.write(_png_chunk(b"IDAT", bytes(pending[:size])))
+            del pending[:size]
+    for i in range(0, len(pending), size):
+        f.write(_png_chunk(b"IDAT", bytes(pending[i : i + size])))
     f.write(_png_chunk(b"IEND", b""))
 
 
+def _png_scanlines(bands: Iterable[np.ndarray], shape: tuple[int, ...], dtype: type | np.dtype) -> Iterator[np.ndarray]:
+    """The scanlines (rows, 1 + W·C·bytes) of an image of ``shape`` and ``dtype`` arriving in bands, a few rows at a
+    time: samples big-endian, each row Paeth-filtered against the one above."""
+    h, w, c = shape
+    itemsize = np.dtype(dtype).itemsize
+    above = np.zeros(w * c * itemsize, np.uint8)
+    for chunk in _row_chunks(bands, max(1, _CHUNK_BYTES // (w * c * itemsize)), np.dtype(dtype).newbyteorder(">"), h):
+        raw = chunk.view(np.uint8).reshape(len(chunk), -1)
+        yield _png_filter(raw, above, c * itemsize)
+        above = raw[-1]
+
+
+def _deflate_whole(pixels: np.ndarray, level: int) -> bytes:
+    """The zlib stream of the scanlines of ``pixels`` (H, W, C), by libdeflate at ``level`` in one call (it has no
+    streaming interface; it releases the GIL, so encoder threads run in parallel)."""
+    h, w, c = pixels.shape
+    scanlines = np.empty((h, 1 + w * c * pixels.dtype.itemsize), np.uint8)
+    y = 0
+    for rows in _png_scanlines([pixels], pixels.shape, pixels.dtype):
+        scanlines[y : y + len(rows)] = rows
+        y += len(rows)
+    return imagecodecs.deflate_encode(scanlines, level=level)
+
+
+def _deflate_streamed(scanlines: Iterable[np.ndarray], level: int) -> Iterator[bytes]:
+    """The zlib stream of ``scanlines`` as they arrive, by zlib at ``level`` (Pillow's settings: memory level 9,
+    Z_FILTERED), for images never held whole."""
+    deflate = zlib.compressobj(level, zlib.DEFLATED, 15, 9, zlib.Z_FILTERED)
+    for rows in scanlines:
+        yield deflate.compress(rows)
+    yield deflate.flush()
+
+
 def _png_filter(raw: np.ndarray, above: np.ndarray, bpp: int) -> np.ndarray:
-    """PNG scanlines (k, 1 + n) for rows of bytes ``raw`` (k, n) under the row ``above``, ``bpp`` bytes a pixel:
-    each row with the filter (None, Up, Sub or Paeth) whose bytes, read as signed, have the least sum of magnitudes,
-    the first of them on a tie — the heuristic of the PNG specification, as libpng and Pillow use it."""
+    """PNG scanlines (k, 1 + n) for rows of bytes ``raw`` (k, n) under the row ``above``, ``bpp`` bytes a pixel,
+    each with the Paeth filter: a byte less the one of its left, upper and upper-left neighbours nearest to
+    left + upper − upper-left."""
     up = np.concatenate([above[None], raw[:-1]])
     left, up_left = np.zeros_like(raw), np.zeros_like(raw)
     left[:, bpp:], up_left[:, bpp:] = raw[:, :-bpp], up[:, :-bpp]
     a, b, c = (x.astype(np.int16) for x in (left, up, up_left))
     pa, pb, pc = np.abs(b - c), np.abs(a - c), np.abs(a + b - 2 * c)
-    paeth = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, up_left))
-    candidates = np.stack([raw, raw - up, raw - left, raw - paeth])  # in the order of _PNG_FILTERS
-    best = _SIGNED_MAGNITUDE[candidates].sum(axis=2, dtype=np.int64).argmin(axis=0)
     out = np.empty((raw.shape[0], raw.shape[1] + 1), np.uint8)
-    out[:, 0] = _PNG_FILTERS[best]
-    out[:, 1:] = candidates[best, np.arange(raw.shape[0])]
+    out[:, 0] = _PAETH
+    np.subtract(raw, np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, up_left)), out=out[:, 1:])
     return out
 
 
