@@ -26,7 +26,7 @@ RNG = np.random.default_rng(0)
 
 
 def smooth(h: int, w: int, c: int, dtype: type = np.uint8) -> np.ndarray:
-    """A photo-like image: smooth noise (random pixels would make every PNG filter choice a tie)."""
+    """A photo-like image: smooth noise (random pixels would not compress, testing little)."""
     top = np.iinfo(dtype).max
     small = RNG.random((h // 4 + 2, w // 4 + 2, c))
     big = np.kron(small, np.ones((4, 4, 1)))[:h, :w] + RNG.random((h, w, c)) * 0.05

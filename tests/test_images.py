@@ -94,11 +94,13 @@ def test_16bit_color_png_round_trip(tmp_path: Path, channels: int) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-@pytest.mark.parametrize(("h", "w", "channels"), [(1, 1, 3), (1, 9, 1), (11, 1, 4), (5, 6, 2), (300, 1500, 3)])
+@pytest.mark.parametrize(("h", "w", "channels"),
+                         [(1, 1, 3), (1, 9, 1), (11, 1, 4), (5, 6, 2), (300, 1500, 3), (2, 350_000, 3)])
 def test_every_png_reads_back_in_libpng_and_pillow(tmp_path: Path, h: int, w: int, channels: int,
                                                    dtype: type) -> None:
     """srgan writes every PNG itself (Paeth-filtered rows, libdeflate): the pixels come back through libpng (and
-    Pillow for 8 bits) at every level, for one row, one column and more rows than the writer filters at a time."""
+    Pillow for 8 bits) at every level, for one row, one column, more rows than the writer filters at a time and
+    rows longer than that (one a time)."""
     top = np.iinfo(dtype).max
     pixels = RNG.integers(0, top + 1, (h, w, channels), dtype=dtype)
     ramp = np.arange(h)[:, None, None] * 3 + np.arange(w)[None, :, None] * 5 + np.arange(channels)
@@ -111,6 +113,18 @@ def test_every_png_reads_back_in_libpng_and_pillow(tmp_path: Path, h: int, w: in
         if dtype == np.uint8:
             with Image.open(io.BytesIO(data)) as im:
                 assert np.array_equal(np.asarray(im).reshape(h, w, channels), pixels)
+
+
+def test_a_png_compression_failure_is_the_files_error_and_leaves_nothing(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def fails(*args: object, **kwargs: object) -> None:
+        raise imagecodecs.DeflateError("libdeflate_zlib_compress", 0)
+
+    monkeypatch.setattr(imagecodecs, "deflate_encode", fails)
+    with pytest.raises(SrganError) as e:
+        images.save(Picture(rand8(4, 5, 3)), tmp_path / "out.png")
+    assert str(e.value).startswith(f"{tmp_path / 'out.png'}: cannot write output (PNG compression failed")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("planar", [False, True])

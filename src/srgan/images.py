@@ -22,12 +22,12 @@ images (``INPUT_EXTENSIONS``). Decisions, in one place:
 - JPEG has no alpha: an image with transparency written as JPEG is composited on white, with a warning.
 - Decompression bombs: Pillow's own guard is replaced by ``max_pixels`` (``srgan upscale --max-pixels``; the other
   commands keep the default), checked from the header before any pixel is decoded.
-- PNG: srgan's own writer, for every PNG (8 and 16 bits, grey, grey + alpha, RGB, RGBA). Each row is Paeth-filtered
-  (what the PNG specification's heuristic, as libpng and Pillow apply it, picks for nearly every row of a
-  network's output) and the rows are deflated by libdeflate in one go when the image is in memory (``save``),
-  by zlib a few rows at a time when it arrives in bands (``save_bands``). At the default level that encodes a ×4
-  result 2.8× faster than Pillow's zlib at level 3, in a 2% smaller file (benchmarks/README.md): on a GPU, PNG
-  encoding is the slowest stage of a folder.
+- PNG: srgan's own writer, for every PNG ``save`` and ``save_bands`` write (8 and 16 bits, grey, grey + alpha, RGB,
+  RGBA). Each row is Paeth-filtered (what the PNG specification's heuristic, as libpng and Pillow apply it, picks
+  for nearly every row of a network's output) and the rows are deflated by libdeflate in one go when the image is
+  in memory (``save``), by zlib a few rows at a time when it arrives in bands (``save_bands``). At the default level
+  that encodes a ×4 result 2.8× faster than Pillow's zlib at level 3, in a 2% smaller file (benchmarks/README.md):
+  on a GPU, PNG encoding is the slowest stage of a folder.
 - Outputs too large to hold whole arrive in bands (``save_bands``): PNG, and TIFF (tifffile, in deflated strips; it
   also writes every 16-bit TIFF). Pillow writes JPEG, WebP and BMP from a whole image only.
 Every problem with a file is an ``SrganError`` naming it. Outputs are written to a temporary file in the target
@@ -474,7 +474,8 @@ def _encoder(picture: Picture, fmt: str, path: Path, png_compression: int) -> Ca
     h, w = picture.color.shape[:2]
     meta = picture.meta
     exif = _exif_for(meta, w, h, sub_ifds=fmt != "TIFF")
-    if fmt == "PNG" or (fmt == "TIFF" and picture.color.dtype == np.uint16):  # Pillow writes 16 bits of grey only
+    # srgan's writer for every PNG (fast, 16 bits of colour); tifffile for 16-bit TIFFs (Pillow: 16 bits of grey only)
+    if fmt == "PNG" or (fmt == "TIFF" and picture.color.dtype == np.uint16):
         pixels = _interleave(picture.color, picture.alpha).reshape(h, w, -1)
         if fmt == "PNG":
             return lambda f: _write_png(f, [_deflate_whole(pixels, png_compression)], pixels.shape, pixels.dtype,
@@ -500,8 +501,8 @@ def _encoder(picture: Picture, fmt: str, path: Path, png_compression: int) -> Ca
     return lambda f: im.save(f, fmt, **{k: v for k, v in options.items() if v is not None})
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+def _png_chunk(kind: bytes, data: bytes | memoryview) -> bytes:
+    return b"".join([struct.pack(">I", len(data)), kind, data, struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))])
 
 
 def _png_metadata(meta: Metadata, exif: bytes | None) -> bytes:
@@ -518,24 +519,20 @@ def _png_metadata(meta: Metadata, exif: bytes | None) -> bytes:
     return b"".join(chunks)
 
 
-def _write_png(f: BinaryIO, idat: Iterable[bytes], shape: tuple[int, ...], dtype: type | np.dtype, meta: Metadata,
-               exif: bytes | None) -> None:
+def _write_png(f: BinaryIO, idat: Iterable[bytes | memoryview], shape: tuple[int, ...], dtype: type | np.dtype,
+               meta: Metadata, exif: bytes | None) -> None:
     """A PNG of ``shape`` (H, W, C: grey, grey + alpha, RGB, RGBA) whose zlib stream of scanlines arrives in pieces
-    (``idat``): signature, header, metadata (``_png_metadata``), the stream cut into IDAT chunks of max(64 KiB, 4·W)
-    bytes as it comes (Pillow's size), end."""
+    (``idat``): signature, header, metadata (``_png_metadata``), each piece in IDAT chunks of at most
+    max(64 KiB, 4·W) bytes (Pillow's size) written from it without a copy, end."""
     h, w, c = shape
     f.write(_PNG_SIGNATURE + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8 * np.dtype(dtype).itemsize,
                                                              _PNG_COLOR_TYPES[c], 0, 0, 0)))
     f.write(_png_metadata(meta, exif))
     size = max(1 << 16, 4 * w)
-    pending = bytearray()
     for piece in idat:
-        pending += piece
-        while len(pending) >= size:
-            f.write(_png_chunk(b"IDAT", bytes(pending[:size])))
-            del pending[:size]
-    for i in range(0, len(pending), size):
-        f.write(_png_chunk(b"IDAT", bytes(pending[i : i + size])))
+        view = memoryview(piece).cast("B")
+        for i in range(0, len(view), size):
+            f.write(_png_chunk(b"IDAT", view[i : i + size]))
     f.write(_png_chunk(b"IEND", b""))
 
 
@@ -551,16 +548,22 @@ def _png_scanlines(bands: Iterable[np.ndarray], shape: tuple[int, ...], dtype: t
         above = raw[-1]
 
 
-def _deflate_whole(pixels: np.ndarray, level: int) -> bytes:
+def _deflate_whole(pixels: np.ndarray, level: int) -> np.ndarray:
     """The zlib stream of the scanlines of ``pixels`` (H, W, C), by libdeflate at ``level`` in one call (it has no
-    streaming interface; it releases the GIL, so encoder threads run in parallel)."""
+    streaming interface; it releases the GIL, so encoder threads run in parallel). It writes into a buffer of its
+    worst case (the input and 5 bytes per 5,000, libdeflate's bound, with room to spare), returned as a view: only
+    the pages it fills are ever in memory, and the stream is not copied again."""
     h, w, c = pixels.shape
     scanlines = np.empty((h, 1 + w * c * pixels.dtype.itemsize), np.uint8)
     y = 0
     for rows in _png_scanlines([pixels], pixels.shape, pixels.dtype):
         scanlines[y : y + len(rows)] = rows
         y += len(rows)
-    return imagecodecs.deflate_encode(scanlines, level=level)
+    try:
+        return imagecodecs.deflate_encode(scanlines, level=level,
+                                          out=np.empty(scanlines.nbytes + scanlines.nbytes // 1000 + 1024, np.uint8))
+    except imagecodecs.DeflateError as e:  # an OSError is a failed output, reported against its file
+        raise OSError(f"PNG compression failed ({e})") from e
 
 
 def _deflate_streamed(scanlines: Iterable[np.ndarray], level: int) -> Iterator[bytes]:
