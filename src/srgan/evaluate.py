@@ -23,14 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
+from srgan import images
 from srgan.data.datasets import EvalPairs
 from srgan.data.degrade import imresize, quantize
 from srgan.data.draws import normal_draws
 from srgan.data.realistic import jpeg
 from srgan.errors import SrganError
 from srgan.fileio import write_output
+from srgan.images import Picture
 from srgan.metrics import blocking, grid_index, niqe, psnr_y, ssim_y
 
 UpscaleFn = Callable[[np.ndarray], np.ndarray]
@@ -302,12 +303,9 @@ def _score_folder(folder: Path, scale: int, image_of: Callable[[str, np.ndarray,
             warnings.warn(f"{folder / name}: skipped ({e})", stacklevel=3)
             continue
         if save_dir is not None:
-            _save_png(img, save_dir / dataset / Path(name).with_suffix(".png"), overwrite)
+            images.save(Picture(img), save_dir / dataset / Path(name).with_suffix(".png"), overwrite)
         per_image.append(ImageResult(name, scores))
     if not per_image:
         raise SrganError("no usable images (all skipped)", folder)
     return DatasetResult(dataset, tuple(per_image), (*pairs.skipped, *too_small))
 
-
-def _save_png(img: np.ndarray, path: Path, overwrite: bool) -> None:
-    write_output(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG"), overwrite)
