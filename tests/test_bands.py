@@ -1,5 +1,5 @@
-"""Outputs larger than memory: written a row of tiles (a band) at a time as the tiles finish, with the pixels (and,
-with one encoder, the bytes) of the in-memory path; a failure half-way leaves no file."""
+"""Outputs larger than memory: written a row of tiles (a band) at a time as the tiles finish, with the pixels and
+metadata of the in-memory path (a PNG differs only in its deflate stream); a failure half-way leaves no file."""
 
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ def test_every_png_reads_back_in_libpng_and_pillow(tmp_path: Path, h: int, w: in
                                                    dtype: type) -> None:
     """srgan writes every PNG itself (Paeth-filtered rows, libdeflate): the pixels come back through libpng (and
     Pillow for 8 bits) at every level, for one row, one column, more rows than the writer filters at a time and
-    rows longer than that (one a time)."""
+    rows longer than that (one at a time)."""
     top = np.iinfo(dtype).max
     pixels = RNG.integers(0, top + 1, (h, w, channels), dtype=dtype)
     ramp = np.arange(h)[:, None, None] * 3 + np.arange(w)[None, :, None] * 5 + np.arange(channels)
