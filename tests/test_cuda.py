@@ -40,6 +40,16 @@ def test_the_result_assembled_on_the_gpu_is_the_host_assembled_one(monkeypatch: 
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_the_result_copied_from_the_gpu_is_the_cpus_rounding(dtype: type) -> None:
+    """Three row chunks, a uint8 one queued into page-locked memory (the last chunk's copy must be waited for);
+    rounding one float32 product is exact on both devices, so the integers are equal."""
+    t = torch.rand(1, 3, 2000, 2048, generator=torch.Generator().manual_seed(0))
+    out = api._to_integer(t.cuda(), np.dtype(dtype))
+    assert out.dtype == dtype and torch.from_numpy(out).is_pinned() == (dtype == np.uint8)
+    assert np.array_equal(out, api._to_integer(t, np.dtype(dtype)))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_the_gpu_agrees_with_the_cpu(dtype: type) -> None:
     """Within TF32's rounding of the convolutions: a level or two at most, and a fraction of a level on average;
     a swapped channel or a transposed copy would be off by tens."""

@@ -383,14 +383,24 @@ def _rounded(t: torch.Tensor, dtype: np.dtype) -> torch.Tensor:
 def _to_integer(t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
     """(1, C, H, W) float in [0, 1] on any device → (H, W, C) ``dtype`` on the host, converted in row chunks to
     bound extra memory. torch's ``copy_`` does the channel transpose: on a GPU it transposes there and copies each
-    chunk as one block, on a CPU it runs on torch's threads (numpy's strided assignment runs on one)."""
+    chunk as one block, on a CPU it runs on torch's threads (numpy's strided assignment runs on one).
+
+    A uint8 result from a GPU lands in page-locked memory: the chunks are DMA'd at the bus's speed, queued one
+    behind another, where a copy into pageable memory goes through the driver's bounce buffer; torch's host cache
+    hands the freed block to the next result of its size, so a folder pins each size once. 16-bit results keep
+    the pageable copy: torch converts its int32 carrier to uint16 on the host there."""
     _, c, h, w = t.shape
-    out = np.empty((h, w, c), dtype=dtype)
-    host = torch.from_numpy(out)
+    pinned = t.is_cuda and dtype == np.uint8
+    if pinned:
+        host = torch.empty((h, w, c), dtype=torch.uint8, pin_memory=True)
+    else:
+        host = torch.from_numpy(np.empty((h, w, c), dtype=dtype))
     step = max(1, (1 << 22) // (w * c))
     for y in range(0, h, step):
-        host[y : y + step].copy_(_rounded(t[0, :, y : y + step].permute(1, 2, 0), dtype))
-    return out
+        host[y : y + step].copy_(_rounded(t[0, :, y : y + step].permute(1, 2, 0), dtype), non_blocking=pinned)
+    if pinned:
+        torch.cuda.current_stream(t.device).synchronize()
+    return host.numpy()
 
 
 def _from_array(a: np.ndarray) -> Picture:
