@@ -360,8 +360,10 @@ def folder_throughput(device: torch.device, dtype: torch.dtype | None, size: tup
     print("| path | images/s, best round | images/s, median | × sequential | % of compute only | CPU s per image |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in runs:
-        print(f"| {name} | {count / min(walls[name]):.3f} | {count / statistics.median(walls[name]):.3f} "
-              f"| {paired(name, sequential):.3f}× | {paired(name, compute):.0%} "
+        ratios = f"| {paired(name, sequential):.3f}× | {paired(name, compute):.0%}"
+        if name.endswith("only (one thread)"):  # decode or encode alone: a part of each path, not a path
+            ratios = "| |"
+        print(f"| {name} | {count / min(walls[name]):.3f} | {count / statistics.median(walls[name]):.3f} {ratios} "
               f"| {statistics.median(cpus[name]) / count:.3f} |")
     print("\n× sequential and % of compute only: medians over the rounds of the ratio within a round. CPU s: process "
           "time (all threads) per image, median.\n")
