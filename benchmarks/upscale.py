@@ -360,9 +360,8 @@ def folder_throughput(device: torch.device, dtype: torch.dtype | None, size: tup
     print("| path | images/s, best round | images/s, median | × sequential | % of compute only | CPU s per image |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in runs:
-        ratios = f"| {paired(name, sequential):.3f}× | {paired(name, compute):.0%}"
-        if name.endswith("only (one thread)"):  # decode or encode alone: a part of each path, not a path
-            ratios = "| |"
+        ratios = ("| |" if name.endswith("only (one thread)")  # decode or encode alone: a part of each path
+                  else f"| {paired(name, sequential):.3f}× | {paired(name, compute):.0%}")
         print(f"| {name} | {count / min(walls[name]):.3f} | {count / statistics.median(walls[name]):.3f} {ratios} "
               f"| {statistics.median(cpus[name]) / count:.3f} |")
     print("\n× sequential and % of compute only: medians over the rounds of the ratio within a round. CPU s: process "
