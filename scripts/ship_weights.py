@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -31,8 +32,9 @@ BENCH = ROOT.parent / "shared" / "benchmarks"
 CARDS = Path(__file__).resolve().parent / "cards"  # the cards' text, with the numbers left as fields
 # Where each run's stages ran (scripts/train_shipped*.sh); a card states it since quality per hour depends on it.
 HARDWARE = {
-    "srresnet-x4": ("steps 0–23,982: AMD EPYC (2 cores, AVX2, no native bf16), CPU only, 1 loader worker; "
-                    "steps 23,982–52,382: one NVIDIA H200, fp32, 14 loader workers, 437 s"),
+    "srresnet-x4": ("first run: steps 0–23,982 on an AMD EPYC (2 cores, AVX2, no native bf16), CPU only, 1 loader "
+                    "worker; steps 23,982–52,382 on one NVIDIA H200, fp32, 14 loader workers, 437 s; later runs: one "
+                    "NVIDIA H200, bf16 autocast, patches made on the device (--loader device)"),
     "srgan-x4": f"{cpu_model()} (2 cores, AVX512-BF16), CPU only, bf16 autocast, 1 loader worker",
     "real-x4": f"{cpu_model()} (2 cores, AVX512-BF16), CPU only, bf16 autocast, 1 loader worker",
 }
@@ -64,6 +66,8 @@ def main() -> None:
     train_sources = [{"file": r["file"], "source": r["source"], "licence": r["licence"]}
                      for r in sources if r["split"] in used]
     photos = sum(r["split"] == "train" for r in sources)  # the rest of train_sources are shrunk copies of these
+    if name == "srresnet-x4":  # the runs go on from the first one's generator: its photos are this model's too
+        train_sources += weights.read_metadata(_lineage(config)[0])["data"]
 
     training = meta["training"] | {"hardware": HARDWARE[name],
                                    "command": SCRIPTS[name],
@@ -102,7 +106,7 @@ def main() -> None:
         comparison = args.comparison.read_text() if args.comparison else ""
         write_gan_card(dest.with_suffix(".md"), training, table, train_sources, config, comparison)
     else:
-        write_card(dest.with_suffix(".md"), training, table, train_sources, config)
+        write_card(dest.with_suffix(".md"), training, table, train_sources, config, run, args.data)
     for dataset, row in table.items():
         print(f"{dataset}: {row['psnr_y']:.3f} dB / {row['ssim_y']:.4f}  (bicubic {row['bicubic_psnr_y']:.3f} / "
               f"{row['bicubic_ssim_y']:.4f})" + (f"  NIQE {row['niqe']:.3f}  grid {row['grid']:.3f}" if gan else ""))
@@ -161,15 +165,19 @@ def _card(name: str, **values: object) -> str:
     return (CARDS / f"{name}.md").read_text(encoding="utf-8").format_map(values)
 
 
+def _lineage(config: dict) -> list[Path]:
+    """The generators this run descends from, oldest first: each run's init is the generator of the run before it
+    (a run folder with its config.json), back to the shipped weights the oldest run started from (the first)."""
+    chain = [Path(config["init"])]
+    while (chain[0].parent / "config.json").is_file():
+        chain.insert(0, Path(json.loads((chain[0].parent / "config.json").read_text())["init"]))
+    return chain
+
+
 def _earlier_runs(config: dict) -> list[dict]:
-    """The training metadata of the runs before this one, oldest first: each run's init is the generator of the run
-    before it (a run folder with its config.json), back to shipped weights, whose training is not this model's."""
-    runs = []
-    init = Path(config["init"])
-    while (init.parent / "config.json").is_file():
-        runs.insert(0, weights.read_metadata(init)["training"])
-        init = Path(json.loads((init.parent / "config.json").read_text())["init"])
-    return runs
+    """The training metadata of the runs before this one, oldest first (not that of the shipped weights the oldest
+    started from: for real-x4 that is another model's training)."""
+    return [weights.read_metadata(init)["training"] for init in _lineage(config)[1:]]
 
 
 def _toml(table: dict) -> str:
@@ -236,14 +244,39 @@ def _data(sources: list[dict]) -> str:
     return "\n".join(f"| {s['file']} | `{s['source']}` | {s['licence']} |" for s in sources)
 
 
-def write_card(path: Path, training: dict, table: dict, sources: list[dict], config: dict) -> None:
+def _curve(folders: list[Path], start: float) -> str:
+    """The validation PSNR-Y of runs against their steps (their metrics.jsonl), as a table, after ``start``: the
+    score of the generator the first of them started from."""
+    rows = [f"| start | 0 | {start:.3f} |"]
+    for k, folder in enumerate(folders, 2):
+        for line in RunFolder(folder).metrics.read_text().splitlines():
+            r = json.loads(line)
+            if r["kind"] == "val":
+                psnr = next(v for key, v in r.items() if key.endswith("/psnr_y"))
+                rows.append(f"| {k} | {r['step']:,} | {psnr:.3f} |")
+    return "| run | step | PSNR-Y |\n|---|---:|---:|\n" + "\n".join(rows)
+
+
+def write_card(path: Path, training: dict, table: dict, sources: list[dict], config: dict, run: RunFolder,
+               data_dir: Path) -> None:
+    """srresnet-x4's card: the runs from the first one's generator (``_lineage``), with their validation curve."""
     rows = "\n".join(f"| {n} | {r['psnr_y']:.3f} / {r['ssim_y']:.4f} | {r['bicubic_psnr_y']:.3f} / "
                      f"{r['bicubic_ssim_y']:.4f} |" for n, r in table.items())
-    per_image, data = _per_image(table), _data(sources)
-    hours = training.get("train_hours", 0)
-    path.write_text(_card("srresnet-x4", training=training, rows=rows, per_image=per_image, data=data, hours=hours,
-                          schedule=_schedule(training["lr"], config["gamma"], training["command"]),
-                          n_sources=len(sources)))
+    root, *inits = _lineage(config)
+    first = weights.read_metadata(root)
+    runs = [first["training"], *_earlier_runs(config), training]
+    later = [r["train_hours"] for r in runs[1:]]
+    start = evaluate(Upscaler(weights.load(root), "cpu", "fp32").upscale, config["val"], 4)[0].psnr_y
+    new_photos = len(sources) - len(first["data"])
+    manifest = hashlib.sha256((data_dir / "manifest.sha256").read_bytes()).hexdigest()
+    path.write_text(_card(
+        "srresnet-x4", training=training, rows=rows, per_image=_per_image(table), data=_data(sources[:new_photos]),
+        first_data=_data(sources[new_photos:]), photos=new_photos, manifest=manifest, n_runs=len(runs),
+        steps=sum(r["steps"] for r in runs), patches=sum(r["steps"] * r["batch"] for r in runs),
+        runs_steps=", ".join(f"{r['steps']:,} of batch {r['batch']}" for r in runs),
+        seeds=", ".join(str(r["seed"]) for r in runs), hours=sum(r["train_hours"] for r in runs),
+        gpu_hours=sum(later), curve=_curve([*(i.parent for i in inits), run.root], start),
+        schedule=_schedule(runs[0]["lr"], config["gamma"], training["command"])))
 
 
 def write_gan_card(path: Path, training: dict, table: dict, sources: list[dict], config: dict,
