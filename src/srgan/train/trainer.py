@@ -24,7 +24,7 @@ import math
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,12 +80,24 @@ def train(config: TrainConfig, restart: bool = False) -> Path:
     first moves an existing run's files aside (``RunFolder.move_aside``) instead of resuming it. Rank 0 holds
     the run folder's lock (``checkpoint.RunLock``) for all ranks until training ends, however it ends."""
     device = resolve_device(config.device)
+    # What the run reads besides its photos is loaded before its folder exists: a refused --init or --vgg-weights
+    # leaves nothing behind.
+    init = weights.load(config.init) if config.init else None
+    content_loss = ContentLoss(config.content if config.phase == "srgan" else "mse", config.vgg_weights)
     world = init_from_env(device.type)
     with checkpoint.RunLock(RunFolder(Path(config.out))) if world.is_main else contextlib.nullcontext():
-        return _train(config, restart, device, world)
+        return _train(config, restart, device, world, Inputs(init, content_loss))
 
 
-def _train(config: TrainConfig, restart: bool, device: torch.device, world: World) -> Path:
+@dataclass(frozen=True)
+class Inputs:
+    """The generator to start from (``--init``) and the content loss with its feature network, loaded first."""
+
+    init: Generator | None
+    content_loss: ContentLoss
+
+
+def _train(config: TrainConfig, restart: bool, device: torch.device, world: World, inputs: Inputs) -> Path:
     # ---- setup: device, precision, run folder -----------------------------------------------------------------
     if device.type == "cuda":
         device = torch.device("cuda", world.local_rank)
@@ -112,7 +124,7 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
     stop.install()
 
     # ---- models, optimisers, resume ---------------------------------------------------------------------------
-    nets = build_nets(s)
+    nets = build_nets(s, inputs)
     progress = resume(s, nets, latest)
     if world.is_main:  # what a later `srgan train --out RUN` resumes with, once everything above has accepted it
         atomic_write(run.config, lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=1)))
@@ -146,14 +158,13 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
     return run.generator
 
 
-def build_nets(s: Session) -> Nets:
+def build_nets(s: Session, inputs: Inputs) -> Nets:
     """The networks from the seed (the generator from ``--init`` when given), on the device, and their optimisers;
     not yet wrapped for DDP (``distribute``)."""
-    config, device = s.config, s.device
+    config, device, init, content_loss = s.config, s.device, inputs.init, inputs.content_loss
     torch.manual_seed(config.seed)
     g = Generator(config.scale, config.blocks, config.channels)
-    if config.init:  # srgan phase: the SRResNet to start from; srresnet phase: a model to fine-tune
-        init = weights.load(config.init)
+    if init is not None:  # srgan phase: the SRResNet to start from; srresnet phase: a model to fine-tune
         if init.config != g.config:
             raise SrganError(f"--init generator is {init.config}, but the run asks for {g.config}", config.init)
         g.load_state_dict(init.state_dict())
@@ -161,7 +172,6 @@ def build_nets(s: Session) -> Nets:
     if s.world.size > 1:  # before the optimisers are built: conversion replaces the BatchNorm parameters
         g = convert_batchnorm(g, device.type)
         d = convert_batchnorm(d, device.type) if d is not None else None
-    content_loss = ContentLoss(config.content if config.phase == "srgan" else "mse", config.vgg_weights)
     # On the device before the optimisers load a checkpoint: Adam puts its resumed state beside each parameter.
     fmt = memory_format(device, s.dtype)
     for m in (g, d, content_loss):
