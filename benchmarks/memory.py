@@ -14,6 +14,7 @@ measured in this run.
     python benchmarks/memory.py                         # in memory (slow on a laptop CPU: ~22 TFLOP with overlap)
     python benchmarks/memory.py --file                  # 4096² → 16384² PNG (~90 TFLOP)
     python benchmarks/memory.py --file --size 512       # a quick look
+    python benchmarks/memory.py --file --noise          # uniform noise instead of photos (issue 39: content)
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--tile", default="auto", help="auto (default) or LR pixels")
+    parser.add_argument("--noise", action="store_true", help="with --file: uniform random pixels, not photos")
     parser.add_argument("--keep", type=Path, help="with --file: write the output here instead of a temporary folder")
     args = parser.parse_args()
     size = args.size or (4096 if args.file else 2048)
@@ -84,7 +86,9 @@ def main() -> None:
     if args.file:
         with tempfile.TemporaryDirectory() as tmp:
             src = Path(tmp) / "mosaic.png"
-            images.save(Picture(mosaic(size)), src)
+            noise = np.random.default_rng(0).integers(0, 256, (size, size, 3), np.uint8) if args.noise else None
+            pixels = mosaic(size) if noise is None else noise
+            images.save(Picture(pixels), src)
             dst = args.keep or Path(tmp) / "mosaic_x4.png"
             measure_file(up, src, dst, size)
     else:

@@ -443,8 +443,8 @@ def test_two_writers_to_one_output_only_the_first_wins(tmp_path: Path, monkeypat
     src, dst = image(tmp_path / "a.png"), tmp_path / "a_x2.png"
     real = images.output._encoder
 
-    def racing(picture: images.Picture, fmt: str, path: Path, png_compression: int) -> object:
-        write = real(picture, fmt, path, png_compression)
+    def racing(picture: images.Picture, fmt: str, path: Path, *options: int) -> object:
+        write = real(picture, fmt, path, *options)
 
         def after_the_other(f: object) -> None:
             dst.write_bytes(b"the other process's result")

@@ -9,10 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from srgan import api, weights
-from srgan.api import OutputSize, Upscaler, model_for
+from srgan import weights
+from srgan.api import OutputSize, Upscaler
 from srgan.data.degrade import imresize, quantize, resize_matrix, resize_to
 from srgan.errors import SrganError
+from srgan.weights import model_for
 
 from .conftest import tiny_generator
 
@@ -110,10 +111,10 @@ def test_jpeg_files_get_the_jpeg_model(tmp_path: Path, monkeypatch: pytest.Monke
     img.save(tmp_path / "photo.png", format="JPEG")  # a JPEG under a misleading name
     img.save(tmp_path / "real.png")
     (tmp_path / "empty.jpg").write_bytes(b"")
-    monkeypatch.setitem(weights.SHIPPED, api.JPEG_MODEL, ("x.safetensors", "0"))
-    assert model_for(tmp_path / "photo.png") == api.JPEG_MODEL
+    monkeypatch.setitem(weights.SHIPPED, weights.JPEG_MODEL, ("x.safetensors", "0"))
+    assert model_for(tmp_path / "photo.png") == weights.JPEG_MODEL
     assert model_for(tmp_path / "real.png") == weights.DEFAULT_MODEL
     assert model_for(tmp_path / "empty.jpg") == weights.DEFAULT_MODEL
     assert model_for(tmp_path / "missing.jpg") == weights.DEFAULT_MODEL
-    monkeypatch.delitem(weights.SHIPPED, api.JPEG_MODEL)
+    monkeypatch.delitem(weights.SHIPPED, weights.JPEG_MODEL)
     assert model_for(tmp_path / "photo.png") == weights.DEFAULT_MODEL

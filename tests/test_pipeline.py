@@ -163,8 +163,8 @@ def test_upscale_files_writes_what_upscale_file_writes_and_no_partial_file(
 
     encoder = images.output._encoder
 
-    def full_disk(picture: images.Picture, fmt: str, path: Path, level: int) -> Callable[[object], None]:
-        write = encoder(picture, fmt, path, level)
+    def full_disk(picture: images.Picture, fmt: str, path: Path, *options: int) -> Callable[[object], None]:
+        write = encoder(picture, fmt, path, *options)
         if path.name != "c_x2.png":
             return write
 

@@ -192,7 +192,7 @@ def test_model_report_embeds_exact_pixels_and_protocol_scores(tmp_path: Path, ti
     picks = pick_crops(block_difference(sr, bicubic, 4), 32, 3)
     crops = [(a["alt"], px) for a, px in page.images if "data-layer" not in a]
     assert len(picks) >= 2
-    assert [alt for alt, _ in crops] == ["LR (nearest)", "bicubic", "SR", "HR"] * len(picks)
+    assert [alt for alt, _ in crops] == ["LR (nearest)", "bicubic", str(tiny_x4), "HR"] * len(picks)  # the model named
     for k, (y, x) in enumerate(picks):
         np.testing.assert_array_equal(crops[4 * k][1], lr[y:y + 32, x:x + 32])
         np.testing.assert_array_equal(crops[4 * k + 2][1], sr[y * 4:(y + 32) * 4, x * 4:(x + 32) * 4])

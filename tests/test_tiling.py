@@ -159,10 +159,11 @@ def test_tiny_images(shape: tuple[int, int]) -> None:
 
 
 def test_progress_reports_every_batch() -> None:
+    """From the start (0 done, so a bar shows the tiles before the first one finishes), then after each batch."""
     net = tiny_generator(scale=2, blocks=1)
     calls: list[tuple[int, int]] = []
     upscale_tensor(net, torch.rand(1, 3, 20, 30), 2, 10, 4, batch=4, progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(4, 6), (6, 6)]
+    assert calls == [(0, 6), (4, 6), (6, 6)]
 
 
 def test_rejects_bad_shapes() -> None:

@@ -49,20 +49,6 @@ BAND_FRACTION = 0.25
 _NAN = "the model's output holds NaN values (an overflow? try --precision fp32)"
 _LUMA = (0.299, 0.587, 0.114)
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)
-# The shipped model `srgan upscale` takes for JPEG files when no --model is given: trained on JPEG-compressed
-# (and blurred, noisy) inputs, it removes the block grid and ringing that srresnet-x4 sharpens into structure.
-JPEG_MODEL = "real-x4"
-
-
-def model_for(path: str | Path) -> str:
-    """The shipped model for an input file: ``JPEG_MODEL`` when the file is a JPEG (by its first bytes, whatever
-    its name) and that model is installed, else the default model."""
-    try:
-        with open(path, "rb") as f:
-            jpeg = f.read(3) == b"\xff\xd8\xff"
-    except OSError:  # the loader reports an unreadable file in its own words
-        jpeg = False
-    return JPEG_MODEL if jpeg and JPEG_MODEL in weights.SHIPPED else weights.DEFAULT_MODEL
 
 
 @dataclass(frozen=True)
@@ -99,9 +85,19 @@ class OutputSize:
 
 
 def load_model(name_or_path: str | Path | None = None, device: str | torch.device | None = None,
-               precision: str | None = None) -> Upscaler:
-    """Load a weight file or shipped model name (None = the default model) into an ``Upscaler``."""
-    return Upscaler(weights.load(weights.resolve(name_or_path)), device, precision)
+               precision: str | None = None, *, for_file: str | Path | None = None) -> Upscaler:
+    """Load a weight file or shipped model into an ``Upscaler``.
+
+    The shipped models (all ×4): ``srresnet-x4`` (the default: the paper's SRResNet, MSE, highest PSNR),
+    ``real-x4`` (fine-tuned on JPEG-compressed inputs: removes the block grid and ringing of JPEG files),
+    ``srgan-x4`` (the paper's SRGAN: sharper, invented texture, lower PSNR). ``name_or_path`` None with
+    ``for_file`` takes the model ``srgan upscale`` takes for that file (``weights.model_for``: real-x4 for a JPEG,
+    else the default); None without it, the default. ``device`` and ``precision`` None are "auto".
+    """
+    if name_or_path is None:
+        name_or_path = weights.DEFAULT_MODEL if for_file is None else weights.model_for(for_file)
+    return Upscaler(weights.load(weights.resolve(name_or_path)), device, precision,
+                    name=weights.model_name(name_or_path))
 
 
 def _inference_network(model: Generator, dtype: torch.dtype | None) -> FastGenerator:
@@ -117,13 +113,14 @@ class Upscaler:
     ``tile``: LR pixels per tile side, 0 for the whole image, or "auto" (the largest that fits in memory);
     ``overlap``: context pixels per tile side (default: the generator's receptive radius, which makes tiles
     exact); ``batch``: tiles per forward pass; ``alpha``: "bicubic" or "model"; ``size``: an ``OutputSize``
-    when outputs should not be the model's scale. The Upscaler takes ownership of ``model`` (moved to
-    ``device``); it runs the inference graph built from it, in ``precision``.
+    when outputs should not be the model's scale; ``name``: the model's name, which its output files carry (with
+    srgan's, as their Software mark). The Upscaler takes ownership of ``model`` (moved to ``device``); it runs the
+    inference graph built from it, in ``precision``.
     """
 
     def __init__(self, model: Generator, device: str | torch.device | None = None, precision: str | None = None,
                  tile: int | str = "auto", overlap: int | None = None, batch: int = 1,
-                 alpha: str = "bicubic", size: OutputSize | None = None) -> None:
+                 alpha: str = "bicubic", size: OutputSize | None = None, name: str | None = None) -> None:
         if tile != "auto":
             check_number("tile", tile, 0)
         if overlap is not None:
@@ -139,6 +136,7 @@ class Upscaler:
         self.batch = batch
         self.alpha = alpha
         self.size = size
+        self.software = images.SOFTWARE + (f" ({name})" if name else "")  # the mark of its outputs
 
     @property
     def scale(self) -> int:
@@ -175,36 +173,56 @@ class Upscaler:
     def upscale_file(self, src: str | Path, dst: str | Path, overwrite: bool = False,
                      max_pixels: int | None = images.DEFAULT_MAX_PIXELS,
                      progress: Callable[[int, int], None] | None = None,
-                     png_compression: int = images.PNG_COMPRESSION) -> Path:
+                     png_compression: int = images.PNG_COMPRESSION, quality: int = images.QUALITY) -> Path:
         """Read ``src``, upscale, write ``dst`` (format from its extension, ``png_compression`` the deflate level 0-9
-        of a PNG) atomically; returns ``dst``. An output too large for memory is written a row of tiles at a time
-        as they are computed (``writes_in_bands``); its pixels are the same."""
+        of a PNG, ``quality`` 1-100 of a JPEG or WebP) atomically; returns ``dst``. An output too large for memory is
+        written a row of tiles at a time as they are computed (``writes_in_bands``); its pixels are the same."""
         picture = read_input(src, dst, overwrite, max_pixels)
-        result = self.compute_output(picture, src, dst, overwrite, png_compression, progress)
-        return save_result(result, src, dst, overwrite, png_compression)
+        result = self.compute_output(picture, src, dst, overwrite, png_compression, progress, max_pixels)
+        return save_result(result, src, dst, overwrite, png_compression, quality)
 
     def compute_output(self, picture: Picture, src: str | Path, dst: str | Path, overwrite: bool = False,
                        png_compression: int = images.PNG_COMPRESSION,
-                       progress: Callable[[int, int], None] | None = None) -> Picture | Path:
+                       progress: Callable[[int, int], None] | None = None,
+                       max_pixels: int | None = images.DEFAULT_MAX_PIXELS) -> Picture | Path:
         """The network's step of ``upscale_file`` (``picture`` decoded from ``src``): the result, for
         ``save_result`` to write to ``dst``; or, when ``writes_in_bands``, ``dst`` itself, already written band by
-        band as the tiles finished."""
+        band as the tiles finished. An output size over ``max_pixels`` × scale² is refused before any work, as
+        ``read_input`` refuses inputs over ``max_pixels``."""
         with _about(src):
+            self._check_output_size(picture.color.shape[:2], max_pixels)
             if not self.writes_in_bands(picture, dst):
                 return self.upscale_picture(picture, progress)
             h, w, c = picture.color.shape
             dtype = picture.color.dtype
             tile = self.tile_size((h, w), band_row_bytes=self.scale**2 * w * c * _carrier(dtype).itemsize)
 
+            extremes: list[int] = []  # the lowest and the highest value so far
+
             def finish(sr: torch.Tensor) -> torch.Tensor:  # what upscale_picture does to the whole result, per tile
                 _check_finite(sr)
-                return _rounded(_gray(sr) if c == 1 else sr, dtype)
+                out = _rounded(_gray(sr) if c == 1 else sr, dtype)
+                low, high = (int(v) for v in out.aminmax())
+                extremes[:] = [min([low, *extremes[:1]]), max([high, *extremes[1:]])]
+                return out
+
+            def checked(bands: Iterator[torch.Tensor]) -> Iterator[np.ndarray]:  # raises before the file is complete
+                yield from map(_host_rows, bands)
+                _check_varies(picture, *extremes)
 
             lr = _network_input(picture.color, self.device)
             bands = tiling.upscale_bands(self._net, lr, self.scale, tile, self.overlap, self.batch,
                                          device=self.device, progress=progress, finish=finish)
-            return images.save_bands(map(_host_rows, bands), (self.scale * h, self.scale * w, c), dtype,
-                                     picture.meta.scaled(self.scale), dst, overwrite, png_compression)
+            meta = replace(picture.meta.scaled(self.scale), software=self.software)
+            return images.save_bands(checked(bands), (self.scale * h, self.scale * w, c), dtype, meta, dst, overwrite,
+                                     png_compression)
+
+    def _check_output_size(self, size: tuple[int, int], max_pixels: int | None) -> None:
+        h, w = self.size.of(size) if self.size is not None else (self.scale * size[0], self.scale * size[1])
+        limit = max_pixels * self.scale**2 if max_pixels else None
+        if limit is not None and h * w > limit:
+            raise SrganError(f"the output would be {w}×{h} = {w * h:,} pixels, over the limit of {limit:,} (the "
+                             f"input limit × {self.scale**2}; srgan upscale --max-pixels raises it)")
 
     def writes_in_bands(self, picture: Picture, dst: str | Path) -> bool:
         """Whether ``compute_output`` writes the result of ``picture`` to ``dst`` a row of tiles at a time instead of
@@ -232,11 +250,12 @@ class Upscaler:
             sr = resize_to(sr, target)
         out = _to_integer(sr, picture.color.dtype)
         del sr  # the float result is the largest buffer: free it before the alpha pass
+        _check_varies(picture, int(out.min()), int(out.max()))
         alpha = None if picture.alpha is None else self._upscale_alpha(picture.alpha, target)
+        meta = replace(picture.meta, software=self.software)
         if target is None:
-            return Picture(out, alpha, picture.meta.scaled(self.scale))
-        meta = picture.meta  # same physical size: each axis's dpi grows with its pixel count
-        if meta.dpi is not None:
+            return Picture(out, alpha, meta.scaled(self.scale))
+        if meta.dpi is not None:  # same physical size: each axis's dpi grows with its pixel count
             meta = replace(meta, dpi=(meta.dpi[0] * target[1] / w, meta.dpi[1] * target[0] / h))
         return Picture(out, alpha, meta)
 
@@ -283,13 +302,13 @@ def read_input(src: str | Path, dst: str | Path, overwrite: bool = False,
 
 
 def save_result(result: Picture | Path, src: str | Path, dst: str | Path, overwrite: bool = False,
-                png_compression: int = images.PNG_COMPRESSION) -> Path:
+                png_compression: int = images.PNG_COMPRESSION, quality: int = images.QUALITY) -> Path:
     """The last step of ``Upscaler.upscale_file``: write what ``compute_output`` gave to ``dst`` atomically (a path
     is a result already written)."""
     if isinstance(result, Path):
         return result
     with _about(src):
-        return images.save(result, dst, overwrite, png_compression)
+        return images.save(result, dst, overwrite, png_compression, quality)
 
 
 @contextlib.contextmanager
@@ -356,6 +375,14 @@ def _check_finite(sr: torch.Tensor) -> None:
     a second buffer of the result's size."""
     if sr.sum().isnan():
         raise SrganError(_NAN)
+
+
+def _check_varies(picture: Picture, low: int, high: int) -> None:
+    """A result of one value (``low`` = ``high``: all white, all black) from an input that is not of one value is a
+    broken model (absurd weights overflowing to a constant), not a result."""
+    if low == high and picture.color.min() != picture.color.max():
+        raise SrganError(f"the model's output is one value ({low}) everywhere for an input that is not: a broken "
+                         "model (weights out of range?)")
 
 
 def _gray(sr: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srgan.errors import SrganError, check_number
-from srgan.images import EXTENSION_FORMATS, not_a_file, scan_folder
+from srgan.images import EXTENSION_FORMATS, made_by_srgan, not_a_file, scan_folder
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,9 @@ def plan_jobs(inputs: Sequence[str], output: str | Path | None, suffix: str, fmt
     is a file, allowed for exactly one input file. Otherwise it is a folder; files found in a folder input keep
     their path relative to it. Names are ``<stem><suffix>.<ext>``, ext from ``fmt`` or else the input's (GIF and
     other extensions srgan does not write become .png). Two inputs may not share an output. An input that is the
-    output of another (``srgan upscale DIR`` run twice in place) is skipped with a warning, not upscaled again.
+    output of another (``srgan upscale DIR`` run twice in place) is skipped with a warning, not upscaled again; so is
+    any srgan output found in a folder or by a pattern (``images.made_by_srgan``: an earlier run's with another suffix),
+    unless the input names the file itself.
     """
     if os.sep in suffix or (os.altsep and os.altsep in suffix):
         raise SrganError(f"--suffix must be part of a file name, got {suffix!r} (it holds a path separator)")
@@ -88,11 +90,15 @@ def plan_jobs(inputs: Sequence[str], output: str | Path | None, suffix: str, fmt
             continue
         seen[key] = src
         jobs.append(Job(src, dst))
+    named = {os.path.abspath(text) for text in inputs if not Path(text).is_dir()}
     kept = []
     for job in jobs:
         maker = seen.get(Path(os.path.abspath(job.src)))
         if maker is not None and maker != job.src:
             warnings.warn(f"{job.src}: skipped (the output of {maker})", stacklevel=2)
+        elif os.path.abspath(job.src) not in named and made_by_srgan(job.src):
+            warnings.warn(f"{job.src}: skipped (written by srgan; name the file itself to upscale it again)",
+                          stacklevel=2)
         else:
             kept.append(job)
     return kept, problems

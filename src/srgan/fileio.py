@@ -16,8 +16,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
+import socket
+import time
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,6 +29,11 @@ from typing import Any, BinaryIO
 from srgan.errors import SrganError
 
 _EXISTS = "already exists (pass --overwrite to replace it)"
+# Every temporary file srgan writes is named .<stem>.srgan-<host>-<pid>-<8 hex><suffix>: the writer's host (a CRC of
+# its name) and process, so that a later run can tell one left by a killed writer from one being written.
+_TEMP_TAG = f"srgan-{zlib.crc32(socket.gethostname().encode()) & 0xFFFF:04x}-{os.getpid()}-"
+_TEMP_NAME = re.compile(r"\..+\.srgan-([0-9a-f]{4})-(\d+)-[0-9a-f]{8}(\.[^.]*)?")
+STALE_AFTER = 24 * 3600  # seconds: a temporary file of another host's writer is left alone for this long
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object], durable: bool = False,
@@ -43,7 +52,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], durable: boo
 def _committed(path: Path, durable: bool, replace: bool) -> Iterator[Path]:
     """The temporary path to write; moved onto ``path`` when the block ends without an exception, removed always."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}{path.suffix}")  # as leftover_temps matches
+    tmp = path.with_name(f".{path.stem}.{_TEMP_TAG}{secrets.token_hex(4)}{path.suffix}")  # as leftover_temps matches
     try:
         yield tmp
         if durable:
@@ -125,6 +134,69 @@ def leftover_temps(path: str | Path) -> list[Path]:
     """
     path = Path(path)
     return sorted(path.parent.glob(f".{path.stem}.*{path.suffix}"))
+
+
+def ready_folder(folder: str | Path) -> None:
+    """Make sure outputs can be written into ``folder`` before any is computed: create it, write and remove a small
+    file there (a read-only or full file system fails here, in one line naming the folder), and remove the temporary
+    files killed srgan writers left in it (``stale_temps``)."""
+    folder = Path(folder)
+    probe = folder / f".probe.{_TEMP_TAG}{secrets.token_hex(4)}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(probe, "xb") as f:
+                f.write(b"srgan")
+                f.flush()
+                os.fsync(f.fileno())  # a full disk may take the write and refuse the blocks only here
+        finally:
+            probe.unlink(missing_ok=True)
+    except FileExistsError as e:  # from mkdir: the name is taken by a file
+        raise SrganError("cannot write output files here (a file, not a folder)", folder) from e
+    except OSError as e:
+        raise SrganError(f"cannot write output files here ({e.strerror or e})", folder) from e
+    if _free_bytes(folder) == 0:
+        raise SrganError(f"cannot write output files here ({os.strerror(errno.ENOSPC)})", folder)
+    for stale in stale_temps(folder):
+        stale.unlink(missing_ok=True)
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs (Windows): the probe decides alone
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def stale_temps(folder: str | Path) -> list[Path]:
+    """The temporary files in ``folder`` (not below it) of srgan writers that are gone: named by this host's
+    processes that no longer run, or by another host's and untouched for ``STALE_AFTER`` seconds."""
+    host = _TEMP_TAG.split("-")[1]
+    stale = []
+    for path in sorted(Path(folder).glob(".*.srgan-*")):
+        match = _TEMP_NAME.fullmatch(path.name)
+        if match is None:
+            continue
+        try:
+            age = time.time() - path.lstat().st_mtime
+        except OSError:  # removed meanwhile
+            continue
+        if (not _running(int(match[2])) if match[1] == host else age > STALE_AFTER):
+            stale.append(path)
+    return stale
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OverflowError:  # a number no process can have
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def given_file(path: str | Path | None, env_var: str, what: str) -> Path | None:

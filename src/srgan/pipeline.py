@@ -124,22 +124,23 @@ def _failure(future: Future) -> SrganError | None:
 
 def upscale_files(jobs: Sequence[Job], upscaler: Upscaler | Callable[[Job], Upscaler], *, overwrite: bool = False,
                   max_pixels: int | None = images.DEFAULT_MAX_PIXELS, png_compression: int = images.PNG_COMPRESSION,
-                  threads: int | None = None,
+                  quality: int = images.QUALITY, threads: int | None = None,
                   tiles: Callable[[Job], contextlib.AbstractContextManager[TileProgress | None]] | None = None,
                   ) -> Iterator[Done[Job]]:
     """Upscale each ``job.src`` into ``job.dst`` through ``run``: the three steps of ``Upscaler.upscale_file``
     (``srgan.api``: read_input, compute_output, save_result), each in its stage.
 
     ``upscaler`` is one Upscaler or a function choosing one per job (called in this thread, so it may load models
-    lazily). ``max_pixels`` (None: no limit) and ``png_compression`` are ``upscale_file``'s; ``threads`` defaults
-    to ``default_threads()``. ``tiles(job)``, if given, is entered around each job's computation and gives its tile
-    progress callback (done, total), or None. An existing output is refused before decoding unless ``overwrite``;
-    outputs are written atomically, so a failed job leaves no file. Running out of memory is that job's failure. An
-    output too large for memory is written by the compute stage, a row of tiles at a time.
+    lazily). ``max_pixels`` (None: no limit), ``png_compression`` and ``quality`` are ``upscale_file``'s;
+    ``threads`` defaults to ``default_threads()``. ``tiles(job)``, if given, is entered around each job's computation
+    and gives its tile progress callback (done, total), or None. An existing output is refused before decoding
+    unless ``overwrite``; outputs are written atomically, so a failed job leaves no file. Running out of memory is
+    that job's failure. An output too large for memory is written by the compute stage, a row of tiles at a time.
     """
     from srgan import api
 
     check_number("png_compression", png_compression, choices=range(10))
+    check_number("quality", quality, 1, high=100)
     choose = upscaler if callable(upscaler) else lambda _job: upscaler
 
     def decode(job: Job) -> Picture:
@@ -147,9 +148,10 @@ def upscale_files(jobs: Sequence[Job], upscaler: Upscaler | Callable[[Job], Upsc
 
     def compute(job: Job, picture: Picture) -> Picture | Path:
         with tiles(job) if tiles else contextlib.nullcontext() as progress:
-            return choose(job).compute_output(picture, job.src, job.dst, overwrite, png_compression, progress)
+            return choose(job).compute_output(picture, job.src, job.dst, overwrite, png_compression, progress,
+                                              max_pixels)
 
     def encode(job: Job, result: Picture | Path) -> None:
-        api.save_result(result, job.src, job.dst, overwrite, png_compression)
+        api.save_result(result, job.src, job.dst, overwrite, png_compression, quality)
 
     return run(jobs, decode, compute, encode, default_threads() if threads is None else threads)

@@ -156,7 +156,7 @@ def upscale_tensor(
     cut from ``lr`` as they are (NCHW, its dtype) and run on ``device`` (default: ``lr``'s). ``tile`` is the core
     size in LR pixels, square or (rows, columns), 0 = the whole axis; ``overlap`` is the context per side, exact
     when ≥ the network's receptive radius; ``batch`` windows of one shape run per call.
-    ``progress(done, total)`` is called after each batch.
+    ``progress(done, total)`` is called before the first batch (done 0) and after each one.
     """
     (out,) = _upscale(net, lr, scale, tile, overlap, batch, device, progress, None, by_row=False)
     return out
@@ -208,6 +208,8 @@ def _upscale(net: nn.Module, lr: torch.Tensor, scale: int, tile: int | tuple[int
     ys, xs = tile_starts(h, th), tile_starts(w, tw)
     bands = [[y] for y in ys] if by_row else [ys]
     total, done = n * len(ys) * len(xs), 0
+    if progress is not None:
+        progress(0, total)  # a bar shows the tiles from the start, not after the first one
     for k, band in enumerate(bands):
         top, stop = band[0], bands[k + 1][0] if k + 1 < len(bands) else h  # the LR rows this band gives
         # windows batch together when they have the same shape and the same core offset (edges differ from the rest)

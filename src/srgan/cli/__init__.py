@@ -27,7 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse would blame the top-level parser and show its usage; the command's is the useful one
+        given = list(sys.argv[1:] if argv is None else argv)
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        before = given.index(unknown[0]) < given.index(args.command) if unknown[0] in given else False
+        (parser if before else commands.choices[args.command]).error(f"unrecognized arguments: {' '.join(unknown)}")
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             runtime.configure_threads()
             source = []
             for name in names:
-                upscaler = api.load_model(weights.resolve(name), args.device, args.precision)
+                upscaler = api.load_model(name, args.device, args.precision)
                 source.append(ModelSR(upscaler.upscale, upscaler.scale, name))
             if source[0].scale != source[-1].scale:
                 raise SrganError(f"is ×{source[-1].scale} but {names[0]} is ×{source[0].scale}: compare models of "

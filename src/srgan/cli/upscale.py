@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from srgan.cli.common import add_device_options, list_failures
-from srgan.errors import check_number
-from srgan.images import PNG_COMPRESSION
+from srgan.errors import SrganError, check_number
+from srgan.images import PNG_COMPRESSION, QUALITY
 from srgan.pipeline import MAX_DEFAULT_THREADS
 
 if TYPE_CHECKING:
@@ -61,6 +63,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--png-compression", type=int, default=PNG_COMPRESSION, metavar="0-9",
                    help=f"deflate level of PNG outputs: same pixels at every level, 0 = fastest and largest, 9 = "
                         f"smallest and slowest (default {PNG_COMPRESSION})")
+    p.add_argument("--quality", type=int, default=QUALITY, metavar="1-100",
+                   help=f"JPEG and WebP outputs: quality, 100 = best and largest (default {QUALITY})")
     existing = p.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
     existing.add_argument("--skip-existing", action="store_true",
@@ -114,11 +118,13 @@ def _shard(args: argparse.Namespace, rank: int, size: int, device: str) -> int:
     import torch
     from tqdm import tqdm
 
-    from srgan import api, runtime, weights
-    from srgan.api import Upscaler, model_for
+    from srgan import runtime, weights
+    from srgan.api import Upscaler
     from srgan.batch import plan_jobs, shard
     from srgan.pipeline import upscale_files
+    from srgan.weights import model_for, model_name
 
+    start = time.monotonic()
     resize, max_pixels = _options(args)
     runtime.configure_threads()
     upscalers: dict[str, Upscaler] = {}
@@ -126,7 +132,8 @@ def _shard(args: argparse.Namespace, rank: int, size: int, device: str) -> int:
     def upscaler_for(name: str) -> Upscaler:  # each model loaded once, when an input first needs it
         if name not in upscalers:
             upscalers[name] = Upscaler(weights.load(weights.resolve(name)), device, args.precision, tile=args.tile,
-                                       overlap=args.overlap, batch=args.batch, alpha=args.alpha, size=resize)
+                                       overlap=args.overlap, batch=args.batch, alpha=args.alpha, size=resize,
+                                       name=model_name(name))
         return upscalers[name]
 
     scale = upscaler_for(args.model or weights.DEFAULT_MODEL).scale  # the shipped models are all ×4
@@ -152,25 +159,19 @@ def _shard(args: argparse.Namespace, rank: int, size: int, device: str) -> int:
         chosen[job] = args.model or model_for(job.src)
         return upscaler_for(chosen[job])
 
-    todo: list[Job] = []
-    skipped = 0
-    for job in jobs:
-        if args.skip_existing and job.dst.exists():  # outputs are written atomically: one that exists is complete
-            say(f"{job.src}: skipped ({job.dst} exists)")
-            skipped += 1
-        else:
-            todo.append(job)
+    todo, skipped, blocked = _ready(jobs, args.skip_existing, say)
+    failures += blocked
     done = 0
     failed: list[tuple[int, str]] = []  # in input order at the end; lines come as images finish
     with (warnings.catch_warnings(record=True) as caught,
           tqdm(total=len(todo), unit="image", disable=None if size == 1 else True) as bar):
         warnings.simplefilter("always")  # from every thread: each is shown when the next image finishes
         for result in upscale_files(todo, upscaler_of, overwrite=args.overwrite, max_pixels=max_pixels,
-                                    png_compression=args.png_compression, threads=args.jobs,
+                                    png_compression=args.png_compression, quality=args.quality, threads=args.jobs,
                                     tiles=partial(_tile_bar, quiet=size > 1)):
             job, name = result.item, chosen.pop(result.item, "")
             if result.error is None:
-                chosen_text = "" if args.model else f" ({name}{', JPEG input' if name == api.JPEG_MODEL else ''})"
+                chosen_text = "" if args.model else f" ({name}{', JPEG input' if name == weights.JPEG_MODEL else ''})"
                 say(f"{job.src} -> {job.dst}{chosen_text}")
                 done += 1
             else:
@@ -180,16 +181,51 @@ def _shard(args: argparse.Namespace, rank: int, size: int, device: str) -> int:
             caught.clear()
             bar.update()
     failures += [line for _, line in sorted(failed)]
+    counts = torch.tensor([done, skipped, len(failures)])
     if size > 1:
         import torch.distributed as dist
 
-        counts = torch.tensor([done, skipped, len(failures)])
         dist.all_reduce(counts)
-        if rank == 0:
-            print(f"srgan upscale: {size} processes: {counts[0]} done, {counts[1]} skipped, {counts[2]} failed")
+    if rank == 0:
+        ranks = f"{size} processes: " if size > 1 else ""
+        print(f"srgan upscale: {ranks}{counts[0]} done, {counts[1]} skipped, {counts[2]} failed in "
+              f"{_duration(time.monotonic() - start)}")
     if failures:
         return list_failures(f"{tag}srgan upscale: {len(failures)} of {total} inputs failed:", failures)
     return 0
+
+
+def _ready(jobs: list[Job], skip_existing: bool, say: Callable[..., None]) -> tuple[list[Job], int, list[str]]:
+    """The jobs to compute, the number skipped (``--skip-existing``: their output exists, and outputs are written
+    atomically, so it is complete) and one failure line per job whose output folder cannot take files: each folder
+    is checked once, before anything is computed (``fileio.ready_folder``, which also removes the temporary files
+    of killed writers there)."""
+    from srgan.fileio import ready_folder
+
+    todo: list[Job] = []
+    skipped = 0
+    for job in jobs:
+        if skip_existing and job.dst.exists():
+            say(f"{job.src}: skipped ({job.dst} exists)")
+            skipped += 1
+        else:
+            todo.append(job)
+    unusable: dict[Path, SrganError] = {}
+    for folder in dict.fromkeys(job.dst.parent for job in todo):
+        try:
+            ready_folder(folder)
+        except SrganError as e:
+            unusable[folder] = e
+    blocked = [f"{job.src}: not upscaled: {unusable[job.dst.parent]}" for job in todo if job.dst.parent in unusable]
+    return [job for job in todo if job.dst.parent not in unusable], skipped, blocked
+
+
+def _duration(seconds: float) -> str:
+    """A run's length for its summary line: 12.3 s, 4 min, 2 h 5 min."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def _options(args: argparse.Namespace) -> tuple[OutputSize | None, int | None]:
@@ -203,6 +239,7 @@ def _options(args: argparse.Namespace) -> tuple[OutputSize | None, int | None]:
         if value is not None:
             check_number(flag, value, low)
     check_number("--png-compression", args.png_compression, choices=range(10))
+    check_number("--quality", args.quality, 1, high=100)
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels or None
     resize = None
     if args.outscale is not None or args.width is not None or args.height is not None:

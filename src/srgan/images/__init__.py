@@ -16,9 +16,19 @@ The floors, each importing only those below it:
 - ``picture``: ``Picture``, ``Metadata`` and the conversions both directions share.
 """
 
-from srgan.images.decode import DEFAULT_MAX_PIXELS, from_pil, load, not_a_file, read_rgb8, scan_folder, upright
-from srgan.images.output import BAND_FORMATS, output_format, prepare_output, save, save_bands
-from srgan.images.picture import EXTENSION_FORMATS, INPUT_EXTENSIONS, Metadata, Picture, to_pil
+from srgan.images.decode import (
+    DEFAULT_MAX_PIXELS,
+    from_pil,
+    load,
+    made_by_srgan,
+    not_a_file,
+    read_rgb8,
+    scan_folder,
+    software,
+    upright,
+)
+from srgan.images.output import BAND_FORMATS, QUALITY, output_format, prepare_output, save, save_bands
+from srgan.images.picture import EXTENSION_FORMATS, INPUT_EXTENSIONS, SOFTWARE, Metadata, Picture, to_pil
 from srgan.images.png import PNG_COMPRESSION
 
 __all__ = [
@@ -27,10 +37,13 @@ __all__ = [
     "EXTENSION_FORMATS",
     "INPUT_EXTENSIONS",
     "PNG_COMPRESSION",
+    "QUALITY",
+    "SOFTWARE",
     "Metadata",
     "Picture",
     "from_pil",
     "load",
+    "made_by_srgan",
     "not_a_file",
     "output_format",
     "prepare_output",
@@ -38,6 +51,7 @@ __all__ = [
     "save",
     "save_bands",
     "scan_folder",
+    "software",
     "to_pil",
     "upright",
 ]

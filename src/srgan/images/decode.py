@@ -31,6 +31,8 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from srgan.errors import SrganError
 from srgan.images.picture import (
     INPUT_EXTENSIONS,
+    SOFTWARE,
+    SOFTWARE_TAG,
     Metadata,
     Picture,
     dpi_of,
@@ -130,6 +132,22 @@ def not_a_file(path: Path) -> str | None:
     return None if stat.S_ISREG(mode) else "not a regular file"
 
 
+def software(path: Path) -> str | None:
+    """The Software a file names (a PNG's text, the EXIF or TIFF tag of the others), from its header; None when it
+    names none or cannot be read. srgan's outputs name srgan and the model (``picture.SOFTWARE``)."""
+    try:
+        with _pillow_guard_off(), Image.open(path) as im:
+            value = im.info.get("Software") if im.format == "PNG" else im.getexif().get(SOFTWARE_TAG)
+    except (UnidentifiedImageError, *_DECODE_ERRORS):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def made_by_srgan(path: Path) -> bool:
+    """Whether ``path`` is an srgan output, by the Software mark every output but a BMP carries."""
+    return (software(path) or "").startswith(SOFTWARE.split()[0] + " ")
+
+
 def from_pil(im: Image.Image) -> Picture:
     """An in-memory PIL image as a Picture (pixels as they are: no EXIF rotation; ICC profile kept)."""
     color, alpha, icc = _decode_pillow(im, im.info.get("icc_profile") or None)
@@ -150,10 +168,14 @@ def upright(a: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _check_readable(path: Path) -> None:
+    """A regular file with bytes that this process may read (a FIFO or a device is refused before it is opened:
+    reading one may block, or never end)."""
     try:
         st = path.stat()
         if path.is_dir():
             raise SrganError("is a folder, not an image file", path)
+        if not stat.S_ISREG(st.st_mode):
+            raise SrganError("not a regular file", path)
         if st.st_size == 0:
             raise SrganError("empty file", path)
         with open(path, "rb"):

@@ -23,12 +23,23 @@ from PIL import Image
 
 from srgan.errors import SrganError, check_number
 from srgan.fileio import check_output, output_file
-from srgan.images.picture import EXTENSION_FORMATS, Metadata, Picture, eight_bits, exif_for, interleave, pil_mode
+from srgan.images.picture import (
+    EXTENSION_FORMATS,
+    Metadata,
+    Picture,
+    eight_bits,
+    exif_for,
+    interleave,
+    marked,
+    pil_mode,
+    software_of,
+)
 from srgan.images.png import PNG_COMPRESSION, deflate_streamed, deflate_whole, png_scanlines, write_png
 from srgan.images.tiff import write_tiff
 
 # Formats save_bands writes a band at a time (Pillow writes JPEG and WebP from a whole image only).
 BAND_FORMATS = ("PNG", "TIFF")
+QUALITY = 95  # of JPEG and WebP outputs (--quality): near-transparent at 4:4:4, a third of a PNG's size
 
 
 def output_format(path: Path) -> str:
@@ -53,15 +64,16 @@ def prepare_output(path: Path, overwrite: bool) -> str:
 
 
 def save(picture: Picture, path: str | Path, overwrite: bool = False,
-         png_compression: int = PNG_COMPRESSION) -> Path:
+         png_compression: int = PNG_COMPRESSION, quality: int = QUALITY) -> Path:
     """Write ``picture`` in the format of ``path``'s extension, atomically; refuses to replace a file unless
     ``overwrite``. ``png_compression`` is the deflate level (0-9) of a PNG: the pixels are the same at every level,
-    only size and encoding time change. Warns when the format cannot hold the picture (alpha in JPEG, 16 bits in
-    JPEG/WebP/BMP)."""
+    only size and encoding time change; ``quality`` (1-100) that of a JPEG or WebP. Warns when the format cannot
+    hold the picture (alpha in JPEG, 16 bits in JPEG/WebP/BMP)."""
     check_number("png_compression", png_compression, choices=range(10))
+    check_number("quality", quality, 1, high=100)
     path = Path(path)
     fmt = prepare_output(path, overwrite)
-    encode = _encoder(picture, fmt, path, png_compression)
+    encode = _encoder(picture, fmt, path, png_compression, quality)
     with output_file(path, overwrite) as f:
         encode(f)
     return path
@@ -89,23 +101,25 @@ def save_bands(bands: Iterable[np.ndarray], shape: tuple[int, int, int], dtype: 
     with output_file(path, overwrite) as f:
         if fmt == "PNG":
             idat = deflate_streamed(png_scanlines(bands, shape, dtype), png_compression)
-            write_png(f, idat, shape, dtype, meta, exif_for(meta, w, h, sub_ifds=True))
+            write_png(f, idat, shape, dtype, marked(meta), exif_for(meta, w, h, sub_ifds=True))
         else:
             write_tiff(f, bands, shape, dtype, meta)
     return path
 
 
-def _encoder(picture: Picture, fmt: str, path: Path, png_compression: int) -> Callable[[BinaryIO], None]:
+def _encoder(picture: Picture, fmt: str, path: Path, png_compression: int,
+             quality: int = QUALITY) -> Callable[[BinaryIO], None]:
     """A function writing ``picture`` as ``fmt``; conversions (and their warnings) happen here, before any I/O."""
     h, w = picture.color.shape[:2]
     meta = picture.meta
-    exif = exif_for(meta, w, h, sub_ifds=fmt != "TIFF")
+    # the mark: a PNG's in a text chunk, a TIFF's in its Software tag (libtiff refuses it from the EXIF block)
+    exif = exif_for(meta, w, h, sub_ifds=fmt != "TIFF", mark=fmt in ("JPEG", "WEBP"))
     # srgan's writer for every PNG (fast, 16 bits of colour); tifffile for 16-bit TIFFs (Pillow: 16 bits of grey only)
     if fmt == "PNG" or (fmt == "TIFF" and picture.color.dtype == np.uint16):
         pixels = interleave(picture.color, picture.alpha).reshape(h, w, -1)
         if fmt == "PNG":
             return lambda f: write_png(f, [deflate_whole(pixels, png_compression)], pixels.shape, pixels.dtype,
-                                       meta, exif)
+                                       marked(meta), exif)
         return lambda f: write_tiff(f, [pixels], pixels.shape, np.uint16, meta)
     picture = _to_8bit(picture, fmt, path)
     if fmt == "JPEG" and picture.alpha is not None:
@@ -122,7 +136,9 @@ def _encoder(picture: Picture, fmt: str, path: Path, png_compression: int) -> Ca
         options["dpi"] = meta.dpi
     if fmt in ("JPEG", "WEBP") and meta.xmp:
         options["xmp"] = meta.xmp
-    options |= {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95, "method": 4},
+    if fmt == "TIFF":
+        options["software"] = software_of(meta)
+    options |= {"JPEG": {"quality": quality, "subsampling": 0}, "WEBP": {"quality": quality, "method": 4},
                 "TIFF": {"compression": "tiff_adobe_deflate"}}.get(fmt, {})
     return lambda f: im.save(f, fmt, **{k: v for k, v in options.items() if v is not None})
 

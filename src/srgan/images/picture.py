@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
+from srgan import __version__
+
 # Output extension → Pillow format name. The CLI's --format choices are png, jpg, webp, tif.
 EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
                      ".tiff": "TIFF", ".bmp": "BMP"}
@@ -19,6 +21,11 @@ INPUT_EXTENSIONS = frozenset(EXTENSION_FORMATS) | {".gif"}
 _KEEP_EXIF_TAGS = (270, 271, 272, 305, 306, 315, 33432)  # description, make, model, software, date, artist, (c)
 _SUB_IFDS = (0x8769, 0x8825)  # Exif, GPS
 _EXIF_IFD, _PIXEL_X, _PIXEL_Y = 0x8769, 0xA002, 0xA003
+# Every output names its maker (PNG: a "Software" text chunk; JPEG, WebP, TIFF: the EXIF/TIFF Software tag), so a
+# later run can tell srgan's outputs from photos (``decode.made_by_srgan``) and a report can name the model
+# ("srgan 0.1.0 (srresnet-x4)", ``decode.software``). BMP has no place for it.
+SOFTWARE = f"srgan {__version__}"
+SOFTWARE_TAG = 305
 _XMP_ORIENTATION = re.compile(rb'\s*tiff:Orientation="\d"|<tiff:Orientation>\d</tiff:Orientation>')
 
 
@@ -31,6 +38,7 @@ class Metadata:
     dpi: tuple[float, float] | None = None
     text: tuple[tuple[str, str], ...] = ()  # PNG tEXt/zTXt/iTXt chunks
     xmp: bytes | None = None
+    software: str | None = None  # what made the pixels, written as the output's mark (None: ``SOFTWARE``)
 
     def scaled(self, scale: int) -> Metadata:
         """The same metadata for the image upscaled ``scale``× (same physical size, so ``scale``× the dpi)."""
@@ -102,20 +110,34 @@ def useful_exif(exif: Image.Exif) -> bytes | None:
     return kept.tobytes() if len(kept) else None
 
 
-def exif_for(meta: Metadata, width: int, height: int, sub_ifds: bool) -> bytes | None:
+def exif_for(meta: Metadata, width: int, height: int, sub_ifds: bool, mark: bool = False) -> bytes | None:
     """The carried EXIF with the Exif IFD's pixel dimensions set to the output's; ``sub_ifds=False`` keeps only
-    the top-level tags (libtiff, which compresses TIFFs, cannot write Pillow's sub-IFDs)."""
-    if meta.exif is None:
+    the top-level tags (libtiff, which compresses TIFFs, cannot write Pillow's sub-IFDs); ``mark`` sets the
+    Software tag to ``SOFTWARE`` (an EXIF block holding only that when there was none)."""
+    if meta.exif is None and not mark:
         return None
     exif = Image.Exif()
-    exif.load(meta.exif)
-    sub = exif.get_ifd(_EXIF_IFD)
-    if _PIXEL_X in sub or _PIXEL_Y in sub:
-        exif[_EXIF_IFD] = dict(sub) | {_PIXEL_X: width, _PIXEL_Y: height}
+    if meta.exif is not None:
+        exif.load(meta.exif)
+        sub = exif.get_ifd(_EXIF_IFD) if _EXIF_IFD in exif else {}  # get_ifd would add an empty one, which libtiff
+        if _PIXEL_X in sub or _PIXEL_Y in sub:                       # refuses
+            exif[_EXIF_IFD] = dict(sub) | {_PIXEL_X: width, _PIXEL_Y: height}
+    if mark:
+        exif[SOFTWARE_TAG] = software_of(meta)
     if not sub_ifds:
         for ifd in _SUB_IFDS:
             exif.pop(ifd, None)
     return exif.tobytes() if len(exif) else None
+
+
+def marked(meta: Metadata) -> Metadata:
+    """``meta`` with its PNG text naming srgan as the Software (replacing a Software entry carried from the input)."""
+    return replace(meta, text=(*((k, v) for k, v in meta.text if k != "Software"), ("Software", software_of(meta))))
+
+
+def software_of(meta: Metadata) -> str:
+    """The Software mark of an output with ``meta``: srgan and its version, and the model when known."""
+    return meta.software or SOFTWARE
 
 
 def dpi_of(info: dict) -> tuple[float, float] | None:

@@ -11,7 +11,7 @@ import numpy as np
 import tifffile
 
 from srgan.images.bands import CHUNK_BYTES, row_chunks
-from srgan.images.picture import Metadata
+from srgan.images.picture import Metadata, software_of
 
 
 def write_tiff(f: BinaryIO, bands: Iterable[np.ndarray], shape: tuple[int, ...], dtype: type | np.dtype,
@@ -25,5 +25,5 @@ def write_tiff(f: BinaryIO, bands: Iterable[np.ndarray], shape: tuple[int, ...],
         f, strips, shape=(h, w) if c == 1 else (h, w, c), dtype=dtype, byteorder="<", rowsperstrip=rows,
         photometric="minisblack" if c <= 2 else "rgb", extrasamples=("unassalpha",) if c in (2, 4) else None,
         planarconfig="contig", compression="zlib", iccprofile=meta.icc_profile,
-        resolution=meta.dpi, resolutionunit="INCH" if meta.dpi else None, metadata=None,
+        resolution=meta.dpi, resolutionunit="INCH" if meta.dpi else None, metadata=None, software=software_of(meta),
     )

@@ -17,7 +17,7 @@ from srgan.batch import find_inputs
 from srgan.data.datasets import mod_crop
 from srgan.data.degrade import imresize
 from srgan.errors import SrganError
-from srgan.images import INPUT_EXTENSIONS, read_rgb8
+from srgan.images import INPUT_EXTENSIONS, read_rgb8, software
 from srgan.metrics import psnr_y, ssim_y
 from srgan.report.page import esc, html_page, png_uri
 
@@ -120,11 +120,14 @@ def _compare(src: Path, rel: Path, sr: Sequence[ModelSR] | Path, hr: Path | None
         sr_path = _find_partner(sr / rel.parent, src, r"(_x\d+)?", "SR result", "_x<N>")
         results = [read_rgb8(sr_path)]
         scale = infer_scale(lr.shape, results[0].shape, src, sr_path)
-        labels = [str(sr_path)]
+        maker = _model_of(sr_path)
+        labels = [f"{sr_path} ({maker})" if maker else str(sr_path)]
+        names = [maker or "SR"]
     else:
         results, scale, labels = [m.upscale(lr) for m in sr], sr[0].scale, [m.label for m in sr]
+        names = labels
     named = enumerate(zip(labels, results, strict=True), 1)
-    models = ((Layer("sr", "SR", results[0]),) if len(results) == 1 else
+    models = ((Layer("sr", names[0], results[0]),) if len(results) == 1 else
               tuple(Layer(f"sr{i}", label, img) for i, (label, img) in named))
     hr_img, hr_label = None, None
     if hr is not None:
@@ -136,6 +139,12 @@ def _compare(src: Path, rel: Path, sr: Sequence[ModelSR] | Path, hr: Path | None
                              f"needs {_size(results[0])} (up to {scale - 1} extra pixels per side are cut)", hr_path)
     return Comparison(rel.as_posix(), lr, imresize(lr, scale), models, hr_img, scale, "SR: " + ", ".join(labels),
                       hr_label)
+
+
+def _model_of(path: Path) -> str | None:
+    """The model that made an srgan output, from its Software mark ("srgan 0.1.0 (real-x4)"); None if unknown."""
+    match = re.fullmatch(r"srgan \S+ \((.+)\)", software(path) or "")
+    return match[1] if match else None
 
 
 def _find_partner(folder: Path, src: Path, suffix: str, what: str, hint: str) -> Path:

@@ -39,7 +39,26 @@ SHIPPED: dict[str, tuple[str, str]] = {
     "real-x4": ("real_x4.safetensors", "1a14bfae7011418740579400986dc6b078ae86a3bdfedf74cb16380ed2f67ade"),
 }
 DEFAULT_MODEL = "srresnet-x4"
+# The shipped model `srgan upscale` takes for JPEG files when no --model is given: trained on JPEG-compressed
+# (and blurred, noisy) inputs, it removes the block grid and ringing that srresnet-x4 sharpens into structure.
+JPEG_MODEL = "real-x4"
 T = TypeVar("T")
+
+
+def model_for(path: str | Path) -> str:
+    """The shipped model for an input file: ``JPEG_MODEL`` when the file is a JPEG (by its first bytes, whatever
+    its name) and that model is installed, else the default model."""
+    try:
+        with open(path, "rb") as f:
+            jpeg = f.read(3) == b"\xff\xd8\xff"
+    except OSError:  # the loader reports an unreadable file in its own words
+        jpeg = False
+    return JPEG_MODEL if jpeg and JPEG_MODEL in SHIPPED else DEFAULT_MODEL
+
+
+def model_name(name_or_path: str | Path) -> str:
+    """How outputs and reports name a model: a shipped model's name, else its weight file's name without suffix."""
+    return str(name_or_path) if str(name_or_path) in SHIPPED else Path(name_or_path).stem
 
 
 def save(model: Generator, path: str | Path, dtype: torch.dtype | None = None, **metadata: Any) -> Path:
