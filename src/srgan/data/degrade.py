@@ -75,8 +75,8 @@ def resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def _apply_taps(x: torch.Tensor, axis: int, src: np.ndarray, w: np.ndarray) -> torch.Tensor:
     """Output i along ``axis`` (negative) = Σ_k w[i, k] · x[src[i, k]]: one axis of a separable resize."""
-    index = torch.from_numpy(src).to(x.device)
-    weight = torch.from_numpy(w).to(x.device, x.dtype)
+    index = torch.tensor(src, device=x.device)
+    weight = torch.tensor(w, device=x.device, dtype=x.dtype)
     shape, out_shape = [1] * x.dim(), list(x.shape)
     shape[axis] = out_shape[axis] = len(src)
     out = x.new_zeros(out_shape)
@@ -88,9 +88,10 @@ def _apply_taps(x: torch.Tensor, axis: int, src: np.ndarray, w: np.ndarray) -> t
 NAIVE_METHODS = ("bicubic", "bilinear", "nearest", "area")  # OpenCV's CUBIC, LINEAR, NEAREST and AREA
 
 
+@lru_cache(maxsize=256)
 def naive_taps(in_len: int, out_len: int, method: str) -> tuple[np.ndarray, np.ndarray]:
     """One axis of ``naive_resize`` as taps: output i = Σ_k weight[i, k] · input[index[i, k]] (0-based indices,
-    clamped to the edges), weights float64 summing to 1 per output."""
+    clamped to the edges), weights float64 summing to 1 per output. Cached: training draws the same few sizes."""
     s = in_len / out_len
     j = np.arange(out_len, dtype=np.float64)
     if method == "nearest":
