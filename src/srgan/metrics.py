@@ -273,9 +273,11 @@ def lattice(image: np.ndarray, hr: np.ndarray, period: int = 4, crop: int = 0) -
 
     ``image``, ``hr``: uint8 RGB (H, W, 3) or grayscale (H, W) of one shape, Y as ``rgb_to_y`` (8-bit levels). The
     windows are centred on each pixel and must fit in the image, so only pixels at least max(``crop``, 3) inside
-    the border count; the phases are counted from the top-left corner, where an upscaled image's LR pixels start.
-    A planted dot of amplitude A on one phase scores 52A/49 (the 7×7 mean holds one dot, and 2 or 4 of them around
-    the other phases). ``ValueError`` (``NoFlatArea``) when a phase has fewer than ``LATTICE_MIN_FLAT`` flat pixels.
+    the border count (``srgan eval`` passes crop = scale, as for PSNR: a model computes the outermost pixels from
+    its padding, which is no flat area of the scene); the phases are counted from the top-left corner, where an
+    upscaled image's LR pixels start. At period 4 a planted dot of amplitude A scores 52A/49 (the 7×7 mean holds
+    one dot, and 2 or 4 of them around the other phases). ``NoFlatArea`` (a ``ValueError``) when a phase has fewer
+    than ``LATTICE_MIN_FLAT`` flat pixels.
     """
     if image.shape != hr.shape:
         raise ValueError(f"images differ in shape: {image.shape} vs {hr.shape}")
