@@ -14,7 +14,7 @@ from srgan.fileio import check_output, write_output
 from srgan.images import PNG_COMPRESSION
 from srgan.pipeline import MAX_DEFAULT_THREADS
 from srgan.precision import PRECISIONS
-from srgan.train.config import CONTENT_LOSSES
+from srgan.train.config import CONTENT_LOSSES, LOADERS
 from srgan.train.degradation import DEGRADATIONS
 
 
@@ -90,6 +90,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adv-weight", type=float, help="weight of the adversarial loss (1e-3)")
     p.add_argument("--vgg-weights", help="torchvision vgg19 .pth or Keras .h5 (else $SRGAN_VGG19_WEIGHTS, hub)")
     p.add_argument("--workers", type=int, help="data loader processes (2)")
+    p.add_argument("--loader", choices=LOADERS, help="where patches are made: workers (CPU processes), device (every "
+                   "image in the GPU's memory; bicubic degradation) or auto (default: device on a GPU when it can)")
     p.add_argument("--seed", type=int, help="seed for weights init and the data order (0)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--precision", choices=PRECISIONS, help="auto: bf16 where native")

@@ -98,7 +98,8 @@ class PatchDataset(Dataset):
         # Memory maps would pickle as full copies; each worker reopens its own.
         return self.__dict__ | {"_maps": OrderedDict()}
 
-    def _image(self, k: int) -> np.ndarray:
+    def image(self, k: int) -> np.ndarray:
+        """Usable image ``k`` (H, W, 3) uint8, from its memory map (opened once per process, at most 256 open)."""
         img = self._maps.get(k)
         if img is None:
             img = self._maps[k] = open_entry(self._entries[k])
@@ -107,6 +108,19 @@ class PatchDataset(Dataset):
         else:
             self._maps.move_to_end(k)
         return img
+
+    def draw(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Items ``index``'s image numbers, crop corners (y, x) and symmetries (0–7, see ``apply_symmetry``): int64
+        arrays of ``index``'s length, a pure function of (seed, index). Every loader of these items (this dataset,
+        ``srgan.data.device``) crops by them, so all see the same patches."""
+        p = self.patch
+        u = uniform_draws(self.seed, index, 4)
+        image = (u[:, 0] * len(self._entries)).astype(np.int64)
+        size = self._sizes[image]
+        y = (u[:, 1] * (size[:, 0] - p + 1)).astype(np.int64)
+        x = (u[:, 2] * (size[:, 1] - p + 1)).astype(np.int64)
+        sym = (u[:, 3] * 8).astype(np.int64) if self.augment else np.zeros(len(index), dtype=np.int64)
+        return image, y, x, sym
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.__getitems__([i])[0]
@@ -118,17 +132,10 @@ class PatchDataset(Dataset):
         if bad.size:
             raise IndexError(f"index {bad[0]} out of range for a dataset of length {self.length}")
         p, n = self.patch, len(index)
-        u = uniform_draws(self.seed, index, 4)
-        image = (u[:, 0] * len(self._entries)).astype(np.int64)
-        size = self._sizes[image]
-        y = (u[:, 1] * (size[:, 0] - p + 1)).astype(np.int64)
-        x = (u[:, 2] * (size[:, 1] - p + 1)).astype(np.int64)
-        # The 8 symmetries of the square: bit 2 mirrors left-right, bits 0–1 count quarter turns after that.
-        sym = (u[:, 3] * 8).astype(np.int64) if self.augment else np.zeros(n, dtype=np.int64)
+        image, y, x, sym = self.draw(index)
         crops = np.empty((n, 3, p, p), dtype=np.uint8)
         for b in range(n):
-            crop = self._image(image[b])[y[b]:y[b] + p, x[b]:x[b] + p].transpose(2, 0, 1)
-            crops[b] = np.rot90(crop[:, :, ::-1] if sym[b] & 4 else crop, sym[b] & 3, axes=(1, 2))
+            crops[b] = apply_symmetry(self.image(image[b])[y[b]:y[b] + p, x[b]:x[b] + p].transpose(2, 0, 1), sym[b])
         # Torch rather than numpy for the arithmetic: DataLoader workers run torch single-threaded, whereas numpy's
         # BLAS would start its own threads in every worker.
         pixels = torch.from_numpy(crops).to(torch.float32)
@@ -138,6 +145,12 @@ class PatchDataset(Dataset):
             lr = realistic_lr(pixels, self.scale, self.degradation, self.seed, index)
         hr = pixels.div_(127.5).sub_(1)
         return list(zip(lr.unbind(), hr.unbind(), strict=True))
+
+
+def apply_symmetry(crop: np.ndarray, sym: int) -> np.ndarray:
+    """Symmetry ``sym`` (0–7) of the square applied to a (..., H, W) crop: bit 2 mirrors left-right, then bits 0–1
+    count quarter turns (counter-clockwise, as ``np.rot90``). The augmentation of training patches."""
+    return np.rot90(crop[..., ::-1] if sym & 4 else crop, sym & 3, axes=(-2, -1))
 
 
 def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:

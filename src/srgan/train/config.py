@@ -19,7 +19,10 @@ FIXED_ON_RESUME = ("phase", "scale", "blocks", "channels", "patch", "batch", "se
                    "degradation", "realistic")
 # Settings of one invocation, not of the run: a resume takes them from its own flags or the defaults, so that a run
 # moved to other hardware, or resumed without a time limit, does not inherit the last machine's or budget's.
-PER_INVOCATION = ("device", "workers", "max_time")
+PER_INVOCATION = ("device", "workers", "loader", "max_time")
+# Where patches are made: CPU DataLoader workers, or the device holding every image (srgan.data.device); "auto" is
+# the device on a GPU with the bicubic degradation, workers otherwise. Both give the same patches.
+LOADERS = ("auto", "workers", "device")
 # The paper's steps and lr milestones by phase (SRResNet: 1e6 steps at 1e-4; SRGAN: 1e5 at 1e-4, then 1e5 at 1e-5).
 PHASE_STEPS = {"srresnet": 1_000_000, "srgan": 200_000}
 PHASE_MILESTONES: dict[str, tuple[int, ...]] = {"srresnet": (), "srgan": (100_000,)}
@@ -71,6 +74,7 @@ class TrainConfig:
     adv_weight: float = 1e-3
     vgg_weights: str | None = None
     workers: int = 2
+    loader: str = "auto"
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
@@ -99,6 +103,11 @@ class TrainConfig:
             raise SrganError(f"--content must be one of {', '.join(CONTENT_LOSSES)}, got {self.content!r}")
         if self.precision not in PRECISIONS:
             raise SrganError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.loader not in LOADERS:
+            raise SrganError(f"--loader must be one of {', '.join(LOADERS)}, got {self.loader!r}")
+        if self.loader == "device" and self.degradation != "bicubic":
+            raise SrganError("--loader device makes the bicubic degradation only; use --loader workers with "
+                             f"--degradation {self.degradation}")
         if self.degradation not in DEGRADATIONS:
             raise SrganError(f"--degradation must be one of {', '.join(DEGRADATIONS)}, got {self.degradation!r}")
         if not isinstance(self.realistic, RealisticDegradation):

@@ -38,6 +38,7 @@ from srgan import weights
 from srgan.api import Upscaler
 from srgan.data.datasets import PatchDataset
 from srgan.data.degrade import imresize
+from srgan.data.device import DevicePatches
 from srgan.errors import SrganError
 from srgan.evaluate import bicubic_upscale, evaluate
 from srgan.fileio import atomic_write
@@ -241,6 +242,7 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
     if device.type == "cuda":
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True  # fixed patch and batch sizes: cuDNN picks each conv's fastest kernel
     else:
         configure_threads()
     run = RunFolder(Path(config.out))
@@ -275,17 +277,16 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
     if dataset.skipped:
         s.log.line(f"skipped {len(dataset.skipped)} unusable image(s): "
                    + "; ".join(f"{p} ({why})" for p, why in dataset.skipped[:5]))
-    loader = DataLoader(dataset, batch_size=config.batch, sampler=StepSampler(progress.step, config.batch, world),
-                        num_workers=config.workers, pin_memory=device.type == "cuda",
-                        persistent_workers=config.workers > 0, prefetch_factor=4 if config.workers else None,
-                        worker_init_fn=_leave_stop_signals_to_the_main_process)
     previews = _fixed_crops(config.val or config.data, config.patch, config.scale) if world.is_main else []
 
     # ---- the loop, then the final checkpoint and generator ----------------------------------------------------
+    loader = loader_kind(config, device)
     s.log.line(f"{config.phase}: step {progress.step} → {config.steps}, batch {config.batch}×{world.size}, patch "
-               f"{config.patch}, device {device}, precision {s.dtype or 'fp32'}, {len(dataset.sources)} images")
+               f"{config.patch}, device {device}, precision {s.dtype or 'fp32'}, {len(dataset.sources)} images, "
+               f"patches made by {loader}")
     started, start_step = time.monotonic(), progress.step
-    reason = run_loop(s, nets, progress, iter(loader), previews, stop)
+    with patch_batches(s, dataset, loader, progress.step) as batches:
+        reason = run_loop(s, nets, progress, batches, previews, stop)
     save_checkpoint(s, nets, progress)
     if world.is_main:
         weights.save(nets.g, run.generator, training=summary(s, progress))
@@ -295,6 +296,37 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
         s.log.tensorboard.close()
     shutdown(world)
     return run.generator
+
+
+def loader_kind(config: TrainConfig, device: torch.device) -> str:
+    """``--loader`` resolved: "device" on a GPU when the degradation can be made there, else "workers"."""
+    if config.loader != "auto":
+        return config.loader
+    return "device" if device.type == "cuda" and config.degradation == "bicubic" else "workers"
+
+
+@contextlib.contextmanager
+def patch_batches(s: Session, dataset: PatchDataset, loader: str,
+                  start_step: int) -> Iterator[Iterator[tuple[torch.Tensor, torch.Tensor]]]:
+    """The (lr, hr) batches of steps start_step, start_step + 1, … (``StepSampler``'s items), made on the device or
+    by DataLoader workers. Workers are stopped when the block ends, however it ends: they ignore SIGTERM (see
+    ``_leave_stop_signals_to_the_main_process``), so multiprocessing's exit handler, which terminates and then joins
+    them, would wait forever for any the loader had not shut down itself."""
+    config = s.config
+    sampler = StepSampler(start_step, config.batch, s.world)
+    if loader == "device":
+        yield DevicePatches(dataset, s.device).batches(iter(sampler), config.batch)
+        return
+    batches = iter(DataLoader(dataset, batch_size=config.batch, sampler=sampler, num_workers=config.workers,
+                              pin_memory=s.device.type == "cuda", persistent_workers=config.workers > 0,
+                              prefetch_factor=4 if config.workers else None,
+                              worker_init_fn=_leave_stop_signals_to_the_main_process))
+    try:
+        yield batches
+    finally:
+        shutdown_workers = getattr(batches, "_shutdown_workers", None)  # absent without workers
+        if shutdown_workers is not None:
+            shutdown_workers()
 
 
 def build_nets(s: Session) -> Nets:
@@ -319,8 +351,9 @@ def build_nets(s: Session) -> Nets:
         if m is not None:
             m.to(device, memory_format=fmt)
     betas = (0.9, 0.999)
-    opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=betas)
-    opt_d = torch.optim.Adam(d.parameters(), lr=config.lr, betas=betas) if d else None
+    fused = device.type == "cuda"  # one kernel for the whole update instead of several per parameter
+    opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=betas, fused=fused)
+    opt_d = torch.optim.Adam(d.parameters(), lr=config.lr, betas=betas, fused=fused) if d else None
     scaler = torch.amp.GradScaler(device.type, enabled=s.dtype == torch.float16)
     return Nets(g, d, content_loss, opt_g, opt_d, scaler, g_train=g, d_train=d)
 
