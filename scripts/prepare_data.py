@@ -173,7 +173,8 @@ def record_traindata(traindata: Path, out: Path) -> dict[str, object]:
     rows = [row for row in rows if (traindata / row.split("\t", 1)[0]).is_file()]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "traindata.tsv", lambda tmp: tmp.write_text("\n".join([header, *sorted(rows)]) + "\n"))
-    atomic_write(out / "traindata.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n"))
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    atomic_write(out / "traindata.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return record
 
 
