@@ -172,7 +172,8 @@ def record_traindata(traindata: Path, out: Path) -> dict[str, object]:
     header, *rows = (traindata / SOURCES).read_text(encoding="utf-8").splitlines()
     rows = [row for row in rows if (traindata / row.split("\t", 1)[0]).is_file()]
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "traindata.tsv", lambda tmp: tmp.write_text("\n".join([header, *sorted(rows)]) + "\n"))
+    atomic_write(out / "traindata.tsv", lambda tmp: tmp.write_text("\n".join([header, *sorted(rows)]) + "\n",
+                                                                   encoding="utf-8"))
     text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
     atomic_write(out / "traindata.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return record
