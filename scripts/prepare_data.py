@@ -179,16 +179,23 @@ def record_traindata(traindata: Path, out: Path) -> dict[str, object]:
     return record
 
 
-if __name__ == "__main__":
+def run(argv: list[str]) -> int:
+    """The command line: the Debian photos into OUT, or with --traindata that folder's record (exit status)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="output folder")
     parser.add_argument("--traindata", type=Path, help="record this folder of training photos (manifest only)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.traindata is None:
         main(args.out)
-    else:
-        try:
-            found = record_traindata(args.traindata, args.out)
-        except SrganError as e:
-            sys.exit(f"prepare_data.py: error: {e}")
-        print(f"{found['files']} photos in {found['folder']}, sha256 {found['sha256']}: {args.out / 'traindata.json'}")
+        return 0
+    try:
+        found = record_traindata(args.traindata, args.out)
+    except SrganError as e:
+        print(f"prepare_data.py: error: {e}", file=sys.stderr)
+        return 1
+    print(f"{found['files']} photos in {found['folder']}, sha256 {found['sha256']}: {args.out / 'traindata.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))

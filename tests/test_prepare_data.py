@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +81,7 @@ def test_traindata_manifest_counts_and_hashes_every_image(tmp_path: Path) -> Non
         data_manifest(folder)
 
 
-def test_prepare_data_records_traindata(tmp_path: Path) -> None:
+def test_prepare_data_records_traindata(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     prepare = load_script("prepare_data")
     folder, out = _traindata(tmp_path), tmp_path / "out"
     record = prepare.record_traindata(folder, out)
@@ -93,9 +91,11 @@ def test_prepare_data_records_traindata(tmp_path: Path) -> None:
     assert (out / "traindata.tsv").read_text().splitlines() == [
         "file\torigin\tlicence", "bsds/1.png\tberkeley\tresearch", "bsds/2.png\tberkeley\tresearch",
         "wall/a.jpg\tdebian\tCC0"]  # the row of a file not there is dropped
+    assert prepare.run(["--traindata", str(folder), str(out)]) == 0
+    assert capsys.readouterr().out == f"3 photos in {folder.resolve()}, sha256 {record['sha256']}: " \
+                                      f"{out / 'traindata.json'}\n"
     (folder / "SOURCES.tsv").unlink()
-    r = subprocess.run([sys.executable, str(Path(prepare.__file__)), "--traindata", str(folder), str(out)],
-                       capture_output=True, text=True)
-    assert r.returncode == 1 and r.stdout == ""
-    assert r.stderr == f"prepare_data.py: error: {folder}: no SOURCES.tsv beside the photos: their licences would " \
-                       "be lost\n"
+    assert prepare.run(["--traindata", str(folder), str(out)]) == 1
+    out_text, err = capsys.readouterr()
+    assert out_text == "" and err == f"prepare_data.py: error: {folder}: no SOURCES.tsv beside the photos: their " \
+                                     "licences would be lost\n"
