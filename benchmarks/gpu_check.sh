@@ -17,6 +17,7 @@ if compgen -G ".whl/*.whl" >/dev/null; then
         .whl/*.whl || exit 1
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
+[ -d .gpu/site ] && export PYTHONPATH=$PWD/.gpu/site${PYTHONPATH:+:$PYTHONPATH}  # scripts/prepare_gpu_data.sh
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 bench=shared/benchmarks
 [ -d "$bench" ] || bench=../shared/benchmarks

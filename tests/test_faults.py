@@ -441,7 +441,7 @@ def test_two_writers_to_one_output_only_the_first_wins(tmp_path: Path, monkeypat
     """The output appears while this upscale writes its own (another process got there first): the final step
     fails instead of replacing it."""
     src, dst = image(tmp_path / "a.png"), tmp_path / "a_x2.png"
-    real = images._encoder
+    real = images.output._encoder
 
     def racing(picture: images.Picture, fmt: str, path: Path, png_compression: int) -> object:
         write = real(picture, fmt, path, png_compression)
@@ -452,7 +452,7 @@ def test_two_writers_to_one_output_only_the_first_wins(tmp_path: Path, monkeypat
 
         return after_the_other
 
-    monkeypatch.setattr(images, "_encoder", racing)
+    monkeypatch.setattr(images.output, "_encoder", racing)
     with pytest.raises(weights.SrganError, match="already exists"):
         Upscaler(tiny_generator(), "cpu", "fp32").upscale_file(src, dst)
     assert dst.read_bytes() == b"the other process's result"

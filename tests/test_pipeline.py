@@ -161,7 +161,7 @@ def test_upscale_files_writes_what_upscale_file_writes_and_no_partial_file(
 
     no_memory = NoMemory(tiny_generator(), "cpu", "fp32")
 
-    encoder = images._encoder
+    encoder = images.output._encoder
 
     def full_disk(picture: images.Picture, fmt: str, path: Path, level: int) -> Callable[[object], None]:
         write = encoder(picture, fmt, path, level)
@@ -174,7 +174,7 @@ def test_upscale_files_writes_what_upscale_file_writes_and_no_partial_file(
 
         return half_then_fail
 
-    monkeypatch.setattr(images, "_encoder", full_disk)
+    monkeypatch.setattr(images.output, "_encoder", full_disk)
     tiles: list[str] = []
 
     def tile_progress(job: Job):  # type: ignore[no-untyped-def]
@@ -192,7 +192,7 @@ def test_upscale_files_writes_what_upscale_file_writes_and_no_partial_file(
     }, errors
     assert sorted(tiles) == ["a.png", "b.png", "c.png", "d.png", "e.png"]  # each computed image, not bad.png
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_x2.png", "b_x2.png", "e_x2.png"]  # no temps
-    monkeypatch.setattr(images, "_encoder", encoder)
+    monkeypatch.setattr(images.output, "_encoder", encoder)
     for name in ("a", "b", "e"):
         up.upscale_file(tmp_path / "in" / f"{name}.png", tmp_path / f"{name}_ref.png")
         assert (tmp_path / f"{name}_ref.png").read_bytes() == (tmp_path / "out" / f"{name}_x2.png").read_bytes()

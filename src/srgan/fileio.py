@@ -5,20 +5,22 @@ version in place. The temporary name keeps the target's extension, so writers th
 behave, and it starts with a dot, so folder scans skip it. New files get the usual umask permissions. Without
 ``replace`` the last step is exclusive (a hard link, which fails if the target exists), so of two writers racing
 for one new file exactly one succeeds and neither replaces the other's. A command's output (an upscaled image, a
-report, an ONNX file, eval's JSON and images) goes through ``write_output``, which also refuses to replace a file
-without ``--overwrite``, in the same words for every command. The one way a torch-saved file (a checkpoint,
-third-party weights) is read is here too: ``load_torch_state``, which never unpickles code.
+report, an ONNX file, eval's JSON and images) goes through ``write_output`` (a function that writes a path) or
+``output_file`` (a file object to stream into), which also refuse to replace a file without ``--overwrite``, in the
+same words for every command. The one way a torch-saved file (a checkpoint, third-party weights) is read is here
+too: ``load_torch_state``, which never unpickles code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from srgan.errors import SrganError
 
@@ -32,11 +34,18 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], durable: boo
     ``durable`` also fsyncs the file and its folder, so the rename survives a power loss (training checkpoints).
     ``replace=False`` raises FileExistsError if ``path`` exists by then, however recently it appeared.
     """
-    path = Path(path)
+    with _committed(Path(path), durable, replace) as tmp:
+        write(tmp)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def _committed(path: Path, durable: bool, replace: bool) -> Iterator[Path]:
+    """The temporary path to write; moved onto ``path`` when the block ends without an exception, removed always."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}{path.suffix}")  # as leftover_temps matches
     try:
-        write(tmp)
+        yield tmp
         if durable:
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
@@ -52,7 +61,6 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], durable: boo
                 os.close(fd)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
 
 
 def check_output(path: str | Path, overwrite: bool) -> None:
@@ -66,14 +74,31 @@ def check_output(path: str | Path, overwrite: bool) -> None:
 
 
 def write_output(path: str | Path, write: Callable[[Path], object], overwrite: bool) -> Path:
-    """``atomic_write`` of a command's output after ``check_output``. Without ``overwrite`` the final step is
-    exclusive, so a file that appeared meanwhile (another writer) is kept and refused the same way; a failed write
-    is one line naming the file."""
+    """``write(tmp)`` produces a command's output, committed as ``output_file`` commits it."""
+    with _output_path(Path(path), overwrite) as tmp:
+        write(tmp)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def output_file(path: str | Path, overwrite: bool) -> Iterator[BinaryIO]:
+    """A new file to write a command's output into (image writers stream into it), which takes the name ``path``
+    when the block ends without an exception; any exception leaves no file."""
+    with _output_path(Path(path), overwrite) as tmp, open(tmp, "xb") as f:
+        yield f
+
+
+@contextlib.contextmanager
+def _output_path(path: Path, overwrite: bool) -> Iterator[Path]:
+    """``atomic_write``'s temporary path for a command's output, after ``check_output``. Without ``overwrite`` the
+    final step is exclusive, so a file that appeared meanwhile (another writer) is kept and refused the same way; a
+    failed write is one line naming the file."""
     check_output(path, overwrite)
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)  # here, so a file in its way is not "already exists"
+        path.parent.mkdir(parents=True, exist_ok=True)  # here, so a file in its way is not "already exists"
         try:
-            return atomic_write(path, write, replace=overwrite)
+            with _committed(path, durable=False, replace=overwrite) as tmp:
+                yield tmp
         except FileExistsError as e:
             raise SrganError(_EXISTS, path) from e
     except OSError as e:

@@ -24,21 +24,18 @@ import math
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Sampler
 
 from srgan import weights
 from srgan.api import Upscaler
 from srgan.data.datasets import PatchDataset
 from srgan.data.degrade import imresize
-from srgan.data.device import DevicePatches
 from srgan.errors import SrganError
 from srgan.evaluate import bicubic_upscale, evaluate
 from srgan.fileio import atomic_write
@@ -47,95 +44,16 @@ from srgan.metrics import psnr_y
 from srgan.models import Discriminator, Generator
 from srgan.runtime import autocast, configure_threads, memory_format, resolve_device, resolve_precision
 from srgan.train import checkpoint
+from srgan.train.batches import loader_kind, patch_batches
 from srgan.train.config import TrainConfig, parse_duration, parse_every
 from srgan.train.distributed import World, convert_batchnorm, init_from_env, shutdown
 from srgan.train.losses import CollapseWatch, ContentLoss, discriminator_loss, generator_adversarial_loss
 from srgan.train.previews import preview_grid, save_preview
 from srgan.train.runfolder import RunFolder
+from srgan.train.state import Nets, Progress, RunLog, Session, StopFlag
 
 N_PREVIEWS = 4
 VAL_METRICS = {"srresnet": ("psnr", "ssim"), "srgan": ("psnr", "ssim", "niqe")}
-
-
-class StepSampler(Sampler[int]):
-    """Dataset indices for steps start, start+1, …: step k, rank r gets [k·B·W + r·B, k·B·W + (r+1)·B)."""
-
-    def __init__(self, start_step: int, batch: int, world: World) -> None:
-        self.start_step, self.batch, self.world = start_step, batch, world
-
-    def __iter__(self) -> Iterator[int]:
-        global_batch = self.batch * self.world.size
-        step = self.start_step
-        while True:
-            first = step * global_batch + self.world.rank * self.batch
-            yield from range(first, first + self.batch)
-            step += 1
-
-
-@dataclass
-class StopFlag:
-    """Set by SIGINT/SIGTERM; the loop finishes the current step, checkpoints and exits 0."""
-
-    signal: int | None = None
-
-    def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum: int, _frame: Any) -> None:
-        self.signal = signum
-
-
-def _leave_stop_signals_to_the_main_process(_worker_id: int) -> None:
-    """``docker stop``, systemd and ``kill -- -PGID`` send SIGTERM to every process of the job: a data worker
-    dying of it would crash the main process before its checkpoint. Workers ignore it (and Ctrl-C's SIGINT); the
-    main process stops them, and they exit by themselves if it dies."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_IGN)
-
-
-@dataclass
-class RunLog:
-    """train.log (plain lines), metrics.jsonl (one JSON record per event) and optional TensorBoard scalars."""
-
-    run: RunFolder
-    enabled: bool
-    tensorboard: Any = None
-    lines: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if not self.enabled:
-            return
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.tensorboard = SummaryWriter(str(self.run.tensorboard))
-        except ImportError:
-            self.tensorboard = None
-
-    def line(self, text: str, echo: bool = True) -> None:
-        if not self.enabled:
-            return
-        self._append(self.run.log, text)
-        if echo:
-            print(text, flush=True)
-
-    def _append(self, path: Path, text: str) -> None:
-        """One line to a log file; a full disk (or any write error) stops the run with one line, not a traceback
-        (the newest checkpoint stays as it was)."""
-        try:
-            with open(path, "a") as f:
-                f.write(text + "\n")
-        except OSError as e:
-            raise SrganError(f"cannot append to the log ({e.strerror or e}); the run stopped", path) from e
-
-    def record(self, kind: str, step: int, values: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        self._append(self.run.metrics, json.dumps({"kind": kind, "step": step, "time": time.time(), **values}))
-        if self.tensorboard is not None:
-            for k, v in values.items():
-                self.tensorboard.add_scalar(f"{kind}/{k}", v, step)
 
 
 def _fixed_crops(folders: tuple[str, ...], patch: int, scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -162,82 +80,24 @@ def train(config: TrainConfig, restart: bool = False) -> Path:
     first moves an existing run's files aside (``RunFolder.move_aside``) instead of resuming it. Rank 0 holds
     the run folder's lock (``checkpoint.RunLock``) for all ranks until training ends, however it ends."""
     device = resolve_device(config.device)
+    # What the run reads besides its photos is loaded before its folder exists: a refused --init or --vgg-weights
+    # leaves nothing behind.
+    init = weights.load(config.init) if config.init else None
+    content_loss = ContentLoss(config.content if config.phase == "srgan" else "mse", config.vgg_weights)
     world = init_from_env(device.type)
     with checkpoint.RunLock(RunFolder(Path(config.out))) if world.is_main else contextlib.nullcontext():
-        return _train(config, restart, device, world)
+        return _train(config, restart, device, world, Inputs(init, content_loss))
 
 
 @dataclass(frozen=True)
-class Session:
-    """What one invocation trains with, fixed for its duration: settings, run folder, log, device, precision
-    (``dtype`` None = fp32) and process group."""
+class Inputs:
+    """The generator to start from (``--init``) and the content loss with its feature network, loaded first."""
 
-    config: TrainConfig
-    run: RunFolder
-    log: RunLog
-    device: torch.device
-    dtype: torch.dtype | None
-    world: World
-
-
-@dataclass
-class Nets:
-    """What a step trains: the generator, the discriminator (srgan phase), the content loss's network, both
-    optimisers and the fp16 loss scaler. A step calls ``g_train``/``d_train``: the modules themselves, or their
-    DDP wrappers under torchrun; the unwrapped modules are the ones saved."""
-
-    g: Generator
-    d: Discriminator | None
+    init: Generator | None
     content_loss: ContentLoss
-    opt_g: torch.optim.Adam
-    opt_d: torch.optim.Adam | None
-    scaler: torch.amp.GradScaler
-    g_train: nn.Module
-    d_train: nn.Module | None
-
-    def set_lr(self, lr: float) -> None:
-        for opt in filter(None, (self.opt_g, self.opt_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr
-
-    def state_dict(self) -> dict[str, Any]:
-        """The networks' and optimisers' part of a checkpoint."""
-        return {"generator": self.g.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "discriminator": self.d.state_dict() if self.d else None,
-                "opt_d": self.opt_d.state_dict() if self.opt_d else None,
-                "scaler": self.scaler.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.g.load_state_dict(state["generator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        if self.d is not None and self.opt_d is not None:
-            self.d.load_state_dict(state["discriminator"])
-            self.opt_d.load_state_dict(state["opt_d"])
-        self.scaler.load_state_dict(state["scaler"])
 
 
-@dataclass
-class Progress:
-    """The counters a run carries across resumes: a checkpoint's "step" and "stats"."""
-
-    step: int = 0
-    nonfinite_total: int = 0
-    train_seconds: float = 0.0
-    best_psnr: float = -math.inf  # mean validation PSNR-Y of the best generator so far
-    best_step: int = -1
-    best_niqe: float | None = None  # srgan phase: its mean NIQE, which ranks the generators
-
-    def stats(self) -> dict[str, Any]:
-        return {"nonfinite_total": self.nonfinite_total, "train_seconds": self.train_seconds,
-                "best_psnr": self.best_psnr, "best_step": self.best_step} | (
-                    {} if self.best_niqe is None else {"best_niqe": self.best_niqe})
-
-    @classmethod
-    def from_checkpoint(cls, state: dict[str, Any]) -> Progress:
-        return cls(state["step"], **state["stats"])
-
-
-def _train(config: TrainConfig, restart: bool, device: torch.device, world: World) -> Path:
+def _train(config: TrainConfig, restart: bool, device: torch.device, world: World, inputs: Inputs) -> Path:
     # ---- setup: device, precision, run folder -----------------------------------------------------------------
     if device.type == "cuda":
         device = torch.device("cuda", world.local_rank)
@@ -264,7 +124,7 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
     stop.install()
 
     # ---- models, optimisers, resume ---------------------------------------------------------------------------
-    nets = build_nets(s)
+    nets = build_nets(s, inputs)
     progress = resume(s, nets, latest)
     if world.is_main:  # what a later `srgan train --out RUN` resumes with, once everything above has accepted it
         atomic_write(run.config, lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=1)))
@@ -298,45 +158,13 @@ def _train(config: TrainConfig, restart: bool, device: torch.device, world: Worl
     return run.generator
 
 
-def loader_kind(config: TrainConfig, device: torch.device) -> str:
-    """``--loader`` resolved: "device" on a GPU when the degradation can be made there, else "workers"."""
-    if config.loader != "auto":
-        return config.loader
-    return "device" if device.type == "cuda" and config.degradation == "bicubic" else "workers"
-
-
-@contextlib.contextmanager
-def patch_batches(s: Session, dataset: PatchDataset, loader: str,
-                  start_step: int) -> Iterator[Iterator[tuple[torch.Tensor, torch.Tensor]]]:
-    """The (lr, hr) batches of steps start_step, start_step + 1, … (``StepSampler``'s items), made on the device or
-    by DataLoader workers. Workers are stopped when the block ends, however it ends: they ignore SIGTERM (see
-    ``_leave_stop_signals_to_the_main_process``), so multiprocessing's exit handler, which terminates and then joins
-    them, would wait forever for any the loader had not shut down itself."""
-    config = s.config
-    sampler = StepSampler(start_step, config.batch, s.world)
-    if loader == "device":
-        yield DevicePatches(dataset, s.device).batches(iter(sampler), config.batch)
-        return
-    batches = iter(DataLoader(dataset, batch_size=config.batch, sampler=sampler, num_workers=config.workers,
-                              pin_memory=s.device.type == "cuda", persistent_workers=config.workers > 0,
-                              prefetch_factor=4 if config.workers else None,
-                              worker_init_fn=_leave_stop_signals_to_the_main_process))
-    try:
-        yield batches
-    finally:
-        shutdown_workers = getattr(batches, "_shutdown_workers", None)  # absent without workers
-        if shutdown_workers is not None:
-            shutdown_workers()
-
-
-def build_nets(s: Session) -> Nets:
+def build_nets(s: Session, inputs: Inputs) -> Nets:
     """The networks from the seed (the generator from ``--init`` when given), on the device, and their optimisers;
     not yet wrapped for DDP (``distribute``)."""
-    config, device = s.config, s.device
+    config, device, init, content_loss = s.config, s.device, inputs.init, inputs.content_loss
     torch.manual_seed(config.seed)
     g = Generator(config.scale, config.blocks, config.channels)
-    if config.init:  # srgan phase: the SRResNet to start from; srresnet phase: a model to fine-tune
-        init = weights.load(config.init)
+    if init is not None:  # srgan phase: the SRResNet to start from; srresnet phase: a model to fine-tune
         if init.config != g.config:
             raise SrganError(f"--init generator is {init.config}, but the run asks for {g.config}", config.init)
         g.load_state_dict(init.state_dict())
@@ -344,7 +172,6 @@ def build_nets(s: Session) -> Nets:
     if s.world.size > 1:  # before the optimisers are built: conversion replaces the BatchNorm parameters
         g = convert_batchnorm(g, device.type)
         d = convert_batchnorm(d, device.type) if d is not None else None
-    content_loss = ContentLoss(config.content if config.phase == "srgan" else "mse", config.vgg_weights)
     # On the device before the optimisers load a checkpoint: Adam puts its resumed state beside each parameter.
     fmt = memory_format(device, s.dtype)
     for m in (g, d, content_loss):

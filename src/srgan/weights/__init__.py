@@ -34,7 +34,7 @@ _RESERVED = ("format", "format_version", "architecture", "config")
 WEIGHTS_DIR = Path(__file__).parent
 # Shipped models: name → (file inside this package, sha256 of that file). Checked on every load.
 SHIPPED: dict[str, tuple[str, str]] = {
-    "srresnet-x4": ("srresnet_x4.safetensors", "b2cb8cd04c6b807777c13ed05eb376db25c3afa930ff0683ee37c52a07dfd815"),
+    "srresnet-x4": ("srresnet_x4.safetensors", "6ba5949f55f67d06884eeb41f405f930ce17a09b0045c0da50af0fd9a94179db"),
     "srgan-x4": ("srgan_x4.safetensors", "c1f0ceeea6c71f373124e5cbb89e5bb2927a5bb79b5e160376af38ca447d5806"),
     "real-x4": ("real_x4.safetensors", "1a14bfae7011418740579400986dc6b078ae86a3bdfedf74cb16380ed2f67ade"),
 }
