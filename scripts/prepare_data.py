@@ -16,11 +16,20 @@ OUT/holdout_dense (the five palapeli photos, reduced the same way and never trai
 castle, a bridge, fruit, a bee, a chameleon — where the seven of OUT/holdout are mostly smooth; with them they choose
 real-x4) and OUT/SOURCES.tsv (file, source, licence).
 
+Natural photographs gathered for training (a folder like ``../shared/traindata``: ImageNet, BSDS500 and wallpaper
+photos, checked against every benchmark set, so nothing needs holding out) are trained on where they lie, never
+copied or committed: ``--traindata DIR`` writes OUT/traindata.json, their manifest (folder, file count, SHA-256 over
+every file's bytes, licences; see ``srgan.data.manifest``) for the run config and model card, and OUT/traindata.tsv,
+the SOURCES.tsv rows of the files it counted, so each file's origin and licence stay with the run.
+
 Usage: python scripts/prepare_data.py OUT   (needs apt-get and dpkg; installs scikit-image with pip if absent)
+       python scripts/prepare_data.py --traindata DIR OUT   (the manifest only; no download)
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -29,6 +38,9 @@ from pathlib import Path
 from PIL import Image
 
 from srgan.data.degrade import imresize
+from srgan.data.manifest import SOURCES, data_manifest
+from srgan.errors import SrganError
+from srgan.fileio import atomic_write
 from srgan.images import read_rgb8
 
 PACKAGES = {
@@ -150,7 +162,40 @@ def main(out: Path) -> None:
           f"{len(list(val.iterdir()))} validation images in {out}")
 
 
+def record_traindata(traindata: Path, out: Path) -> dict[str, object]:
+    """Write OUT/traindata.json (the manifest of ``traindata``, with its resolved path) and OUT/traindata.tsv (the
+    SOURCES.tsv header and the rows of the counted files); returns the JSON's content."""
+    manifest = data_manifest(traindata)
+    if not manifest.licences:
+        raise SrganError(f"no {SOURCES} beside the photos: their licences would be lost", traindata)
+    record = {"folder": str(traindata.resolve()), **manifest.as_dict()}
+    header, *rows = (traindata / SOURCES).read_text(encoding="utf-8").splitlines()
+    rows = [row for row in rows if (traindata / row.split("\t", 1)[0]).is_file()]
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "traindata.tsv", lambda tmp: tmp.write_text("\n".join([header, *sorted(rows)]) + "\n",
+                                                                   encoding="utf-8"))
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    atomic_write(out / "traindata.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return record
+
+
+def run(argv: list[str]) -> int:
+    """The command line: the Debian photos into OUT, or with --traindata that folder's record (exit status)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path, help="output folder")
+    parser.add_argument("--traindata", type=Path, help="record this folder of training photos (manifest only)")
+    args = parser.parse_args(argv)
+    if args.traindata is None:
+        main(args.out)
+        return 0
+    try:
+        found = record_traindata(args.traindata, args.out)
+    except SrganError as e:
+        print(f"prepare_data.py: error: {e}", file=sys.stderr)
+        return 1
+    print(f"{found['files']} photos in {found['folder']}, sha256 {found['sha256']}: {args.out / 'traindata.json'}")
+    return 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    main(Path(sys.argv[1]))
+    sys.exit(run(sys.argv[1:]))

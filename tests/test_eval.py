@@ -14,12 +14,20 @@ from PIL import Image
 
 from srgan import weights
 from srgan.cli import main
-from srgan.data.degrade import imresize
+from srgan.data.degrade import alias_downscale, imresize
 from srgan.data.realistic import jpeg
 from srgan.errors import SrganError
-from srgan.evaluate import DEGRADE_PRESETS, bicubic_upscale, evaluate, evaluate_hr, evaluate_models
+from srgan.evaluate import (
+    DEGRADE_PRESETS,
+    bicubic_upscale,
+    evaluate,
+    evaluate_hr,
+    evaluate_models,
+    format_table,
+    results_json,
+)
 from srgan.images import read_rgb8
-from srgan.metrics import blocking, grid_index, niqe, psnr_y, ssim_y
+from srgan.metrics import blocking, grid_index, lattice, niqe, psnr_y, ssim_y
 
 from .conftest import tiny_generator
 
@@ -137,7 +145,7 @@ def test_cli_eval_json_schema(bench: Path, tmp_path: Path, capsys: pytest.Captur
     (model,) = doc["models"]
     assert set(model) == {"model", "results"} and model["model"] == "bicubic"
     (res,) = model["results"]
-    assert set(res) == {"dataset", "images", "psnr_y", "ssim_y", "skipped", "per_image"}
+    assert set(res) == {"dataset", "images", "psnr_y", "ssim_y", "skipped", "left_out", "per_image"}
     assert res["dataset"] == "Tiny" and res["images"] == 2 and res["skipped"] == []
     assert [set(p) for p in res["per_image"]] == [{"name", "psnr_y", "ssim_y"}] * 2
     assert [p["name"] for p in res["per_image"]] == ["one.png", "two.png"]
@@ -164,7 +172,7 @@ def test_cli_eval_several_models_and_all_metrics(big: Path, tmp_path: Path,
         (res,) = m["results"]
         assert {"psnr_y", "ssim_y", "niqe", "grid"} <= set(res) and res["images"] == 2
     (hr,) = doc["hr"]
-    assert set(hr) == {"dataset", "images", "niqe", "grid", "skipped", "per_image"}
+    assert set(hr) == {"dataset", "images", "niqe", "grid", "skipped", "left_out", "per_image"}
     assert hr["niqe"] == evaluate_hr([big], 4, ["niqe"])[0].mean("niqe")
     bicubic = doc["models"][2]["results"][0]
     assert bicubic["psnr_y"] == evaluate(partial(bicubic_upscale, scale=4), [big], 4)[0].psnr_y
@@ -304,3 +312,84 @@ def test_degraded_eval_is_deterministic_and_recorded(bench: Path, tmp_path: Path
     assert out.count("LR degraded (jpeg75): JPEG quality 75 (4:2:0) of the LR") == 2
     with pytest.raises(ValueError, match="unknown degradation 'jpeg10'"):
         evaluate_models({"bicubic": partial(bicubic_upscale, scale=4)}, [bench], 4, degrade="jpeg10")
+
+
+@pytest.fixture
+def flat(tmp_path: Path) -> Path:
+    """Two images with flat areas (grey, with a noisy strip) and one without any (noise all over)."""
+    d = tmp_path / "Flat"
+    d.mkdir()
+    noise = np.random.default_rng(7).integers(0, 256, (64, 96, 3)).astype(np.uint8)
+    for name, level in (("a.png", 120), ("b.png", 200)):
+        img = np.full((64, 96, 3), level, dtype=np.uint8)
+        img[:, 64:] = noise[:, 64:]
+        Image.fromarray(img).save(d / name)
+    Image.fromarray(noise).save(d / "c.png")
+    return d
+
+
+def _dotted(lr: np.ndarray) -> np.ndarray:
+    """Bicubic ×4 plus a dot of +6 grey levels on pixel (1, 2) of every 4×4 block: a GAN's lattice."""
+    sr = bicubic_upscale(lr, 4).astype(int)
+    sr[1::4, 2::4] += 6
+    return np.clip(sr, 0, 255).astype(np.uint8)
+
+
+def test_lattice_rows_leave_out_images_without_flat_area(flat: Path) -> None:
+    report = evaluate_models({"dotted": _dotted, "bicubic": partial(bicubic_upscale, scale=4)}, [flat], 4,
+                             metrics=["psnr", "lattice"])
+    (dotted,), (bicubic,) = (results for _, results in report.models)
+    (hr_row,) = report.hr
+    for r in (dotted, bicubic, hr_row):
+        assert r.images == 3 and r.skipped == ()  # PSNR still averages all three
+        assert [i.name for i in r.per_image if "lattice" in i.scores] == ["a.png", "b.png"]
+        assert [(Path(f).name, key) for f, key, _ in r.left_out] == [("c.png", "lattice")]
+    hrs = [read_rgb8(flat / n) for n in ("a.png", "b.png")]
+    expected = [lattice(_dotted(imresize(hr, 1 / 4)), hr, 4, 4) for hr in hrs]
+    assert dotted.mean("lattice") == pytest.approx(np.mean(expected), abs=1e-12)
+    assert dotted.mean("lattice") == pytest.approx(52 / 49 * 6 * 219 / 255, abs=0.1)  # the planted amplitude
+    assert bicubic.mean("lattice") < 0.05 * dotted.mean("lattice") and hr_row.mean("lattice") < 1e-9  # ringing
+    assert dotted.mean("psnr_y") == pytest.approx(np.mean([i.psnr_y for i in dotted.per_image]))
+    table = format_table(report)
+    rows = [line.split() for line in table.splitlines() if line.startswith("Flat ")]
+    assert [r[1] for r in rows] == ["dotted", "bicubic", "HR"]
+    assert rows[0][3:] == [f"{dotted.psnr_y:.3f}", f"{dotted.mean('lattice'):.3f}"]
+    assert rows[2][2:] == ["3", "-", "0.000"]
+    assert table.splitlines()[-1] == ("Flat: lattice is the mean over the other images; left out (too little flat "
+                                      "area): c.png")
+    doc = results_json(report)
+    res = doc["models"][0]["results"][0]
+    assert res["lattice"] == dotted.mean("lattice") and res["skipped"] == []
+    assert [(Path(x["file"]).name, x["metric"]) for x in res["left_out"]] == [("c.png", "lattice")]
+    assert res["left_out"][0]["reason"].startswith("only 0 flat pixels")
+    assert [set(p) for p in res["per_image"]] == [{"name", "psnr_y", "lattice"}] * 2 + [{"name", "psnr_y"}]
+
+
+def test_cli_eval_lattice_exits_zero_and_a_folder_without_flat_area_has_no_mean(
+        flat: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "r.json"
+    assert main(["eval", "--model", "bicubic", "--data", str(flat), "--metrics", "psnr", "lattice",
+                 "--json", str(report)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "left out (too little flat area): c.png" in out
+    for name in ("a.png", "b.png"):
+        (flat / name).unlink()
+    assert main(["eval", "--model", "bicubic", "--data", str(flat), "--metrics", "lattice", "--json", str(report),
+                 "--overwrite"]) == 0
+    doc = json.loads(report.read_text())
+    assert doc["models"][0]["results"][0]["lattice"] is None and doc["hr"][0]["lattice"] is None
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("Flat ")]
+    assert [r[2:] for r in rows] == [["1", "-"], ["1", "-"]]
+
+
+def test_alias_degradation_is_opencv_cubic_of_the_hr(bench: Path, tmp_path: Path) -> None:
+    hrs = [rgb(50, 47, 1)[:48, :44], np.repeat(rgb(44, 61, 2)[:44, :60, :1], 3, axis=2)]
+    for k, lr in _lr_seen(bench, "alias").items():
+        np.testing.assert_array_equal(lr, alias_downscale(hrs[k], 4))
+        assert not np.array_equal(lr, imresize(hrs[k], 1 / 4))
+    assert main(["eval", "--model", "bicubic", "--data", str(bench), "--degrade", "alias",
+                 "--json", str(tmp_path / "a.json")]) == 0
+    doc = json.loads((tmp_path / "a.json").read_text())
+    assert doc["degrade"]["name"] == "alias"
+    sr = imresize(alias_downscale(hrs[0], 4), 4)
+    assert doc["models"][0]["results"][0]["per_image"][0]["psnr_y"] == psnr_y(sr, hrs[0], 4)

@@ -10,7 +10,7 @@ import pytest
 
 from srgan.data.degrade import imresize
 from srgan.data.realistic import jpeg
-from srgan.metrics import blocking, grid_index, psnr_y, rgb_to_y, ssim_y
+from srgan.metrics import NoFlatArea, blocking, grid_index, lattice, psnr_y, rgb_to_y, ssim_y
 
 
 def _y_slow(img: np.ndarray) -> np.ndarray:
@@ -178,3 +178,52 @@ def test_blocking_bad_arguments() -> None:
         blocking(img, 32, crop=2)
     with pytest.raises(ValueError, match=r"the block size \(8\) must be a multiple of the period \(3\)"):
         blocking(img, 8, period=3)
+
+
+# ---- lattice ----
+
+_GREY_TO_Y = 219 / 255  # rgb_to_y of a grey level g is 16 + g · 219/255
+
+
+def _flat_with_texture(h: int = 64, w: int = 96) -> np.ndarray:
+    """Grey 120 on the left two thirds, strong noise (never flat) on the right third."""
+    img = np.full((h, w), 120, dtype=np.uint8)
+    img[:, 2 * w // 3:] = np.random.default_rng(5).integers(0, 256, (h, w - 2 * w // 3))
+    return img
+
+
+@pytest.mark.parametrize("phase", [(0, 0), (1, 2), (3, 3)])
+def test_lattice_of_a_planted_dot_pattern_is_its_amplitude(phase: tuple[int, int]) -> None:
+    # A dot of +d levels at one phase of every 4×4 block. At the dot the 7×7 mean holds one dot, so its high-pass
+    # is d·48/49; around phases (0, k), (k, 0) it holds two (−2d/49), elsewhere four (−4d/49): max − min = 52d/49,
+    # in Y levels d·219/255. The noisy right third is not flat in the HR, so its pixels do not count.
+    hr = _flat_with_texture()
+    sr = hr.copy()
+    sr[phase[0]:, phase[1]:2 * 96 // 3:4][::4] += 6
+    expected = 52 / 49 * 6 * _GREY_TO_Y
+    assert lattice(sr, hr, period=4, crop=4) == pytest.approx(expected, abs=1e-9)
+    assert lattice(np.dstack([sr] * 3), np.dstack([hr] * 3), period=4, crop=4) == pytest.approx(expected, abs=1e-9)
+
+
+def test_lattice_of_clean_flat_images_is_near_zero() -> None:
+    hr = _flat_with_texture()
+    assert lattice(hr, hr, period=4, crop=4) == pytest.approx(0, abs=1e-9)  # summed areas round at 1e-13
+    rng = np.random.default_rng(0)
+    noisy = np.clip(120 + rng.normal(0, 0.7, (128, 128)), 0, 255).round().astype(np.uint8)  # flat: std < 2
+    assert lattice(noisy, noisy, period=4, crop=4) < 0.15
+    # bicubic ×4 leaves the flat part flat; only its ringing from the noisy third reaches a few flat pixels
+    assert lattice(imresize(imresize(hr, 1 / 4), 4), hr, period=4, crop=4) < 0.1
+
+
+def test_lattice_needs_flat_pixels_in_every_phase() -> None:
+    textured = np.random.default_rng(1).integers(0, 256, (64, 64)).astype(np.uint8)
+    with pytest.raises(NoFlatArea, match=r"only 0 flat pixels .* at phase \(0, 0\); the lattice score needs 64"):
+        lattice(textured, textured, period=4, crop=4)
+    small = np.full((36, 36), 90, dtype=np.uint8)  # (36 − 8)² / 16 = 49 flat pixels per phase
+    with pytest.raises(NoFlatArea, match="only 49 flat pixels"):
+        lattice(small, small, period=4, crop=4)
+    assert lattice(np.full((40, 40), 90, np.uint8), np.full((40, 40), 90, np.uint8), 4, 4) < 1e-9  # 64 each
+    with pytest.raises(ValueError, match="differ in shape"):
+        lattice(small, small[:-1], period=4)
+    with pytest.raises(ValueError, match="leaves no 7×7 window"):
+        lattice(small, small, period=4, crop=18)

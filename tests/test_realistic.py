@@ -191,3 +191,37 @@ def test_matlab_resize_is_antialiased_bicubic() -> None:
     clean = realistic_lr(pixels, 4, RealisticDegradation(clean_prob=1), seed=0, index=np.arange(2))
     assert (lr - clean).abs().max() <= 1 / 255 + 1e-6  # one level: float32 vs the exact path's rounding
     assert (lr - clean).abs().mean() < 0.1 / 255
+
+
+# At ×1/4 each naive method weighs the 4 pixels of its block only (the source position is 4j + 1.5): per axis,
+# bicubic (a = −0.75) by (W(1.5), W(0.5), W(0.5), W(1.5)), bilinear the middle two, nearest the first (floor(4j)),
+# area all four alike.
+QUARTER = {"bicubic": [-0.09375, 0.59375, 0.59375, -0.09375], "bilinear": [0, 0.5, 0.5, 0], "nearest": [1, 0, 0, 0],
+           "area": [0.25] * 4}
+
+
+@pytest.mark.parametrize("method", sorted(QUARTER))
+def test_naive_resize_methods_shrink_each_block_by_their_taps(method: str) -> None:
+    chain = RealisticDegradation(first=OFF, second=OFF, second_prob=0, final_jpeg_prob=0, resize_methods=(method,))
+    pixels = crops(2)
+    lr = realistic_lr(pixels, 4, chain, seed=0, index=np.arange(2)).double() * 255
+    w = torch.tensor(QUARTER[method], dtype=torch.float64)
+    blocks = pixels.double().reshape(2, 3, 8, 4, 8, 4)
+    expected = torch.einsum("ncaibj,i,j->ncab", blocks, w, w).clamp(0, 255)
+    assert (lr - expected).abs().max() <= 0.5 + 1e-3  # rounded to the nearest level (float32 arithmetic)
+    assert (lr - lr.round()).abs().max() < 1e-4
+
+
+def test_each_patch_resizes_by_the_method_its_draw_names() -> None:
+    methods = ("area", "bilinear", "bicubic", "nearest", "matlab")
+    chain = RealisticDegradation(first=OFF, second=OFF, second_prob=0, final_jpeg_prob=0, resize_methods=methods)
+    pixels, index = crops(1).expand(40, -1, -1, -1), np.arange(40)
+    lr = realistic_lr(pixels, 4, chain, seed=9, index=index)
+    u = uniform_draws(9 ^ (1 << 63), index, N_DRAWS)
+    drawn = [methods[int(row[9] * len(methods))] for row in u]  # the first pass's method draw (the only resize)
+    assert set(drawn) == set(methods)
+    for k, method in enumerate(drawn):
+        alone = RealisticDegradation(first=OFF, second=OFF, second_prob=0, final_jpeg_prob=0,
+                                     resize_methods=(method,))
+        assert torch.equal(lr[k], realistic_lr(pixels[:1], 4, alone, seed=9, index=index[k:k + 1])[0])
+    assert len({lr[k].numpy().tobytes() for k in range(40)}) == len(methods)  # one crop: one LR per method

@@ -2,13 +2,16 @@
 border crop of ``scale`` pixels, average per dataset over images. Any upscaler is a function LR → SR on uint8 arrays,
 so the same code scores bicubic, a weight file, or the trainer's generator mid-run.
 
-PSNR-Y and SSIM-Y compare SR with HR. NIQE, the grid index and the blocking index score an image alone, so a table
-that shows them also scores the HR images themselves: the reference row an SR result is read against (a GAN can
-beat it on NIQE).
+PSNR-Y and SSIM-Y compare SR with HR. NIQE, the grid index and the blocking index score an image alone, and the
+lattice score uses the HR only to find its flat areas, so a table that shows them also scores the HR images
+themselves: the reference row an SR result is read against (a GAN can beat it on NIQE). An image without enough
+flat area has no lattice score: it is left out of that mean only (listed in ``DatasetResult.left_out``), since
+such images (Set14's baboon, bridge and coastguard) are an ordinary part of a benchmark, not a failure.
 
 Real inputs are rarely clean bicubic downscales. ``degrade`` names one of ``DEGRADE_PRESETS``: a fixed,
 deterministic degradation of each image's LR (JPEG, noise, blur), applied before super-resolving and identically
-for every upscaler, bicubic included, so that the table still compares like with like.
+for every upscaler, bicubic included, so that the table still compares like with like. ``alias`` replaces the
+MATLAB downscale itself by a naive one, as thumbnailers and OpenCV users make their small images.
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ import numpy as np
 
 from srgan import images
 from srgan.data.datasets import EvalPairs
-from srgan.data.degrade import imresize, quantize
+from srgan.data.degrade import alias_downscale, imresize, quantize
 from srgan.data.draws import normal_draws
 from srgan.data.realistic import jpeg
 from srgan.errors import SrganError
 from srgan.fileio import write_output
 from srgan.images import Picture
-from srgan.metrics import blocking, grid_index, niqe, psnr_y, ssim_y
+from srgan.metrics import NoFlatArea, blocking, grid_index, lattice, niqe, psnr_y, ssim_y
 
 UpscaleFn = Callable[[np.ndarray], np.ndarray]
 
@@ -40,7 +43,7 @@ UpscaleFn = Callable[[np.ndarray], np.ndarray]
 @dataclass(frozen=True)
 class Metric:
     """One score of the protocol: its key in results and JSON, its table column and legend, and whether it compares
-    with the HR image."""
+    with the HR image (``reference``: then the HR images get no row of it)."""
 
     key: str
     label: str
@@ -58,6 +61,8 @@ METRICS: dict[str, Metric] = {
                    lambda img, hr, scale: grid_index(img, period=scale, crop=scale)),
     "blocking": Metric("blocking", "blocking", "1 = no edges on the LR's 8×8 block grid", ".3f", False,
                        lambda img, hr, scale: blocking(img, block=8 * scale, period=scale, crop=scale)),
+    "lattice": Metric("lattice", "lattice", "Y levels of dots per LR pixel in flat areas, 0 = none", ".3f", False,
+                      lambda img, hr, scale: lattice(img, hr, period=scale, crop=scale)),
 }
 DEFAULT_METRICS = ("psnr", "ssim")
 
@@ -98,12 +103,17 @@ DEGRADE_PRESETS: dict[str, Degradation] = {
     "blur": Degradation("blur", "Gaussian blur σ = scale/2 HR pixels (half an LR pixel) before the MATLAB-bicubic "
                                 "downscale",
                         lambda name, hr, lr, scale: quantize(imresize(_gaussian_blur(hr, scale / 2), 1 / scale))),
+    # A naive downscaler samples the HR instead of averaging it: fine detail aliases into the LR.
+    "alias": Degradation("alias", "the LR made by a bicubic without antialiasing (OpenCV's INTER_CUBIC: a = -0.75, "
+                                  "edges clamped) instead of MATLAB's",
+                         lambda name, hr, lr, scale: alias_downscale(hr, scale)),
 }
 
 
 @dataclass(frozen=True)
 class ImageResult:
-    """One image's scores, keyed by ``Metric.key`` ("psnr_y", "ssim_y", "niqe", "grid"): the metrics asked for."""
+    """One image's scores, keyed by ``Metric.key`` ("psnr_y", "ssim_y", ...): the metrics asked for, less any it was
+    left out of (``DatasetResult.left_out``)."""
 
     name: str
     scores: Mapping[str, float]
@@ -119,19 +129,28 @@ class ImageResult:
 
 @dataclass(frozen=True)
 class DatasetResult:
-    """One folder's scores; each metric's value is the mean over ``per_image`` (the published tables' convention).
-    ``skipped`` lists (file, reason) of the images left out of the means."""
+    """One folder's scores; each metric's value is the mean over the images of ``per_image`` that have it (the
+    published tables' convention). ``skipped`` lists (file, reason) of the images left out of every mean,
+    ``left_out`` (file, metric key, reason) those left out of one metric's mean (no flat area for the lattice)."""
 
     dataset: str
     per_image: tuple[ImageResult, ...]
     skipped: tuple[tuple[str, str], ...] = ()
+    left_out: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def images(self) -> int:
         return len(self.per_image)
 
     def mean(self, key: str) -> float:
-        return float(np.mean([r.scores[key] for r in self.per_image]))
+        """The mean over the images scored on ``key``; NaN when none was."""
+        values = [r.scores[key] for r in self.per_image if key in r.scores]
+        return float(np.mean(values)) if values else math.nan
+
+    def metric_keys(self) -> list[str]:
+        """The metric keys of this row, in the order asked (including a metric no image could be scored on)."""
+        found = [k for r in self.per_image for k in r.scores] + [key for _, key, _ in self.left_out]
+        return list(dict.fromkeys(found))
 
     @property
     def psnr_y(self) -> float:
@@ -241,23 +260,42 @@ def format_table(report: Report) -> str:
     lines.append(f"{'dataset':<{dw}}{'model':<{mw}}{'images':>6}"
                  + "".join(f"{m.label:>{w}}" for m, w in zip(chosen, widths, strict=True)))
     for model, r in rows:
-        cells = [format(r.mean(m.key), m.fmt) if m.key in r.per_image[0].scores else "-" for m in chosen]
+        cells = [format(r.mean(m.key), m.fmt) if any(m.key in i.scores for i in r.per_image) else "-"
+                 for m in chosen]
         lines.append(f"{r.dataset:<{dw}}{model:<{mw}}{r.images:>6}"
                      + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
                      + (f"  ({len(r.skipped)} skipped)" if r.skipped else ""))
+    lines += _left_out_notes(rows)
     return "\n".join(lines)
+
+
+def _left_out_notes(rows: Sequence[tuple[str, DatasetResult]]) -> list[str]:
+    """One line per (dataset, metric) with images left out of that metric's mean (the same for every row: they
+    depend on the HR image alone)."""
+    notes: dict[tuple[str, str], list[str]] = {}
+    for _, r in rows:
+        for file, key, _ in r.left_out:
+            files = notes.setdefault((r.dataset, key), [])
+            if Path(file).name not in files:
+                files.append(Path(file).name)
+    label = {m.key: m.label for m in METRICS.values()}
+    return [f"{dataset}: {label[key]} is the mean over the other images; left out (too little flat area): "
+            + ", ".join(files) for (dataset, key), files in notes.items()]
 
 
 def results_json(report: Report) -> dict[str, Any]:
     """The ``srgan eval --json`` document: {"scale", "metrics": [keys], "degrade", "models": [{"model", "results":
     [dataset]}], "hr": [dataset]} where "degrade" is null (the clean LR) or {"name", "description"}, a dataset is
-    {"dataset", "images", <key>: mean, ..., "skipped": [{"file", "reason"}], "per_image": [{"name", <key>: value,
-    ...}]} and the keys are "psnr_y", "ssim_y", "niqe", "grid", "blocking" as asked ("hr" has the no-reference ones
-    of the clean HR images, and is empty when none was asked)."""
+    {"dataset", "images", <key>: mean, ..., "skipped": [{"file", "reason"}], "left_out": [{"file", "metric",
+    "reason"}], "per_image": [{"name", <key>: value, ...}]} and the keys are "psnr_y", "ssim_y", "niqe", "grid",
+    "blocking", "lattice" as asked ("hr" has the no-reference ones of the clean HR images, and is empty when none
+    was asked). An image in "left_out" has no value of that metric in "per_image"; a mean over no image is null."""
     def dataset(r: DatasetResult) -> dict[str, Any]:
-        keys = list(r.per_image[0].scores)
-        return {"dataset": r.dataset, "images": r.images, **{k: r.mean(k) for k in keys},
+        means = {k: r.mean(k) for k in r.metric_keys()}
+        return {"dataset": r.dataset, "images": r.images,
+                **{k: None if math.isnan(v) else v for k, v in means.items()},
                 "skipped": [{"file": f, "reason": why} for f, why in r.skipped],
+                "left_out": [{"file": f, "metric": key, "reason": why} for f, key, why in r.left_out],
                 "per_image": [{"name": i.name, **i.scores} for i in r.per_image]}
 
     return {
@@ -293,11 +331,16 @@ def _score_folder(folder: Path, scale: int, image_of: Callable[[str, np.ndarray,
     """Score ``image_of(name, hr, lr)`` for each image of ``folder`` (the SR result, or the HR image itself)."""
     pairs = EvalPairs(folder, scale)
     dataset = folder.resolve().name
-    per_image, too_small = [], []
+    per_image, too_small, left_out = [], [], []
     for name, hr, lr in pairs:
         img = image_of(name, hr, lr)
+        scores, unscored = {}, []
         try:
-            scores = {m.key: m.score(img, hr, scale) for m in metrics}
+            for m in metrics:
+                try:
+                    scores[m.key] = m.score(img, hr, scale)
+                except NoFlatArea as e:  # no lattice score for this image: left out of that mean only
+                    unscored.append((str(folder / name), m.key, str(e)))
         except ValueError as e:  # the image is too small for a metric (shapes and types are checked before)
             too_small.append((str(folder / name), str(e)))
             warnings.warn(f"{folder / name}: skipped ({e})", stacklevel=3)
@@ -305,7 +348,8 @@ def _score_folder(folder: Path, scale: int, image_of: Callable[[str, np.ndarray,
         if save_dir is not None:
             images.save(Picture(img), save_dir / dataset / Path(name).with_suffix(".png"), overwrite)
         per_image.append(ImageResult(name, scores))
+        left_out += unscored
     if not per_image:
         raise SrganError("no usable images (all skipped)", folder)
-    return DatasetResult(dataset, tuple(per_image), (*pairs.skipped, *too_small))
+    return DatasetResult(dataset, tuple(per_image), (*pairs.skipped, *too_small), tuple(left_out))
 

@@ -11,7 +11,8 @@ Soundararajan and Bovik, "Making a 'Completely Blind' Image Quality Analyzer", I
 MATLAB release on the Y channel rounded as MATLAB's uint8 ``rgb2ycbcr``, with their pristine model
 (``niqe_pris_params.npz``: from the MATLAB release, as converted by BasicSR, Apache-2.0; see niqe_pris_params.md).
 The grid index measures the periodic artefacts of sub-pixel upsampling, the blocking index the
-JPEG block edges a model may sharpen instead of removing.
+JPEG block edges a model may sharpen instead of removing, and the lattice score the dots a GAN may print on every LR
+pixel of a flat area (sky, bokeh, white paper), where the original has nothing to hide them.
 """
 
 from __future__ import annotations
@@ -256,3 +257,60 @@ def blocking(image: np.ndarray, block: int = 8, period: int = 1, crop: int = 0) 
                          f"got {y.shape[1]}×{y.shape[0]}")
     top, bottom = a.mean(), o.mean()
     return 1.0 if top == bottom == 0 else math.inf if bottom == 0 else float(top / bottom)
+
+
+# ---- dot lattice in flat areas -------------------------------------------------------------------------------------
+
+LATTICE_WINDOW = 7  # side of the box window of the local mean and spread
+LATTICE_FLAT_STD = 2.0  # a pixel is flat where the HR's 7×7 standard deviation of Y is below this (8-bit levels)
+LATTICE_MIN_FLAT = 64  # flat pixels each phase needs: the mean of n noisy pixels of σ < 2 varies by < 2/√n = 0.25
+
+
+def lattice(image: np.ndarray, hr: np.ndarray, period: int = 4, crop: int = 0) -> float:
+    """Dot lattice at the upscaling period in the HR's flat areas, ≥ 0 Y levels (0 = none): max − min over the
+    ``period``² pixel phases (y mod period, x mod period) of the mean high-pass (Y minus its 7×7 box mean) of
+    ``image`` over the pixels where ``hr`` is flat (7×7 standard deviation of its Y below 2 levels).
+
+    ``image``, ``hr``: uint8 RGB (H, W, 3) or grayscale (H, W) of one shape, Y as ``rgb_to_y`` (8-bit levels). The
+    windows are centred on each pixel and must fit in the image, so only pixels at least max(``crop``, 3) inside
+    the border count (``srgan eval`` passes crop = scale, as for PSNR: a model computes the outermost pixels from
+    its padding, which is no flat area of the scene); the phases are counted from the top-left corner, where an
+    upscaled image's LR pixels start. At period 4 a planted dot of amplitude A scores 52A/49 (the 7×7 mean holds
+    one dot, and 2 or 4 of them around the other phases). ``NoFlatArea`` (a ``ValueError``) when a phase has fewer
+    than ``LATTICE_MIN_FLAT`` flat pixels.
+    """
+    if image.shape != hr.shape:
+        raise ValueError(f"images differ in shape: {image.shape} vs {hr.shape}")
+    if period < 1:
+        raise ValueError(f"the period must be at least 1, got {period}")
+    y, y_hr = rgb_to_y(image), rgb_to_y(hr)
+    mean_hr, sq_hr = _box_mean(y_hr), _box_mean(y_hr * y_hr)
+    flat = np.sqrt(np.maximum(sq_hr - mean_hr * mean_hr, 0)) < LATTICE_FLAT_STD
+    r = LATTICE_WINDOW // 2
+    high = y[r:y.shape[0] - r, r:y.shape[1] - r] - _box_mean(y)  # pixel (i, j) here is (i + r, j + r) of the image
+    inside = max(crop, r) - r
+    if 2 * inside >= min(high.shape, default=0):
+        raise ValueError(f"a border crop of {crop} leaves no {LATTICE_WINDOW}×{LATTICE_WINDOW} window in a "
+                         f"{y.shape[1]}×{y.shape[0]} image")
+    means = []
+    for py in range(period):
+        for px in range(period):
+            rows = slice((py - r - inside) % period + inside, high.shape[0] - inside, period)
+            cols = slice((px - r - inside) % period + inside, high.shape[1] - inside, period)
+            chosen = high[rows, cols][flat[rows, cols]]
+            if chosen.size < LATTICE_MIN_FLAT:
+                raise NoFlatArea(f"only {chosen.size} flat pixels (7×7 std of Y < {LATTICE_FLAT_STD:g}) at phase "
+                                 f"({py}, {px}); the lattice score needs {LATTICE_MIN_FLAT}")
+            means.append(chosen.mean())
+    return float(max(means) - min(means))
+
+
+class NoFlatArea(ValueError):
+    """The HR image has too little flat area for a lattice score: left out of that mean only."""
+
+
+def _box_mean(x: np.ndarray, size: int = LATTICE_WINDOW) -> np.ndarray:
+    """Mean of each size×size window that fits in (H, W) float64 (output shrinks by size − 1), by summed areas."""
+    c = np.zeros((x.shape[0] + 1, x.shape[1] + 1))
+    c[1:, 1:] = x.cumsum(axis=0).cumsum(axis=1)
+    return (c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]) / (size * size)

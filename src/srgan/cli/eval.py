@@ -1,4 +1,5 @@
-"""``srgan eval``: benchmark tables (PSNR-Y/SSIM-Y, NIQE, grid and blocking indices) with the MATLAB protocol."""
+"""``srgan eval``: benchmark tables (PSNR-Y/SSIM-Y, NIQE, grid and blocking indices, lattice) with the MATLAB
+protocol."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                        description="Each HR image is mod-cropped to the scale, downscaled with MATLAB-exact bicubic, "
                                    "super-resolved by each model and scored on the Y channel with a border crop of "
                                    "`scale` pixels. A single model is shown with the bicubic baseline; several share "
-                                   "one table. No-reference metrics (niqe, grid, blocking) also score the HR images "
-                                   "(row HR). --degrade degrades every LR the same way before any model sees it. "
+                                   "one table. No-reference metrics (niqe, grid, blocking) and lattice also score "
+                                   "the HR images (row HR). --degrade degrades every LR the same way before any "
+                                   "model sees it. "
                                    "Images that cannot be decoded or are too small for a metric are left out of the "
                                    "means and listed (also in the JSON); the exit status is then 1 unless "
                                    "--allow-missing.")
@@ -25,15 +27,18 @@ def add(sub: argparse._SubParsersAction) -> None:
                    "one scale (default: the shipped model; a single model gets bicubic alongside)")
     p.add_argument("--data", nargs="+", required=True, help="folders of HR images (e.g. Set5 Set14)")
     p.add_argument("--metrics", nargs="+", default=["psnr", "ssim"],
-                   choices=("psnr", "ssim", "niqe", "grid", "blocking"),
+                   choices=("psnr", "ssim", "niqe", "grid", "blocking", "lattice"),
                    help="psnr, ssim (the default): against HR; niqe (lower = more natural), grid (sub-pixel grid "
                         "index, 1 = none) and blocking (steps across the LR's 8x8 JPEG block grid over those between "
-                        "other LR pixels, 1 = none): of the image alone")
-    p.add_argument("--degrade", choices=("jpeg75", "jpeg50", "noise5", "blur"),
+                        "other LR pixels, 1 = none): of the image alone; lattice (Y levels between the brightest and "
+                        "darkest of the scale x scale pixel phases in the HR's flat areas, 0 = no dots; images "
+                        "without flat area are left out of its mean and named)")
+    p.add_argument("--degrade", choices=("jpeg75", "jpeg50", "noise5", "blur", "alias"),
                    help="degrade each LR before super-resolving, identically for every model (bicubic too) and in "
                         "every run: jpeg75/jpeg50 (JPEG of the LR at that quality), noise5 (Gaussian noise, "
                         "sigma 5/255, seeded by the image's name), blur (Gaussian blur of sigma scale/2 HR pixels "
-                        "before the bicubic downscale)")
+                        "before the bicubic downscale), alias (the LR made by a bicubic without antialiasing, as "
+                        "OpenCV's INTER_CUBIC and many thumbnailers shrink)")
     p.add_argument("--scale", type=int, help="upscaling factor (bicubic alone: default 4; models: must match theirs)")
     p.add_argument("--json", help="write the results to this JSON file")
     p.add_argument("--save", help="write each model's images to SAVE/<model>/<dataset>/<name>.png (<model>: the "

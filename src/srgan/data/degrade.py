@@ -7,6 +7,15 @@ results are rounded like MATLAB's conversion from double (nearest, halves away f
 half-to-even, which differs on exact ties, and ties are common: at ×2 and ×4 every weight is a multiple of 2⁻¹¹)
 and saturated. Resizing is separable, so it is applied as one dense matrix per axis,
 which vectorises over channels and batches and runs unchanged on a GPU.
+
+Much software shrinks without antialiasing: OpenCV's ``resize`` (and with it many thumbnailers, game and video
+scalers) samples the source at a fixed kernel width whatever the factor, so detail finer than the new pixel grid
+aliases into false patterns. ``naive_resize`` restates OpenCV's four methods: output pixel j of an axis shrunk or
+grown by s = in/out samples the input at (j + 0.5)·s − 0.5, with Keys' cubic at a = −0.75 ("bicubic", INTER_CUBIC),
+the tent ("bilinear", INTER_LINEAR), floor(j·s) ("nearest", INTER_NEAREST), or averages the input over the
+interval [j·s, (j + 1)·s] it covers, partly covered pixels weighted by their share ("area", INTER_AREA); taps past
+an edge read the edge pixel (clamped). It is ours, in float64 weights: OpenCV's own uint8 path rounds its weights to
+11 bits, so its results may differ from these by one level.
 """
 
 from __future__ import annotations
@@ -59,18 +68,79 @@ def resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     its square: this resizes whole ×4 outputs (``srgan upscale --outscale``)."""
     for axis, out_len in ((-2, size[0]), (-1, size[1])):
         in_len = x.shape[axis]
-        if out_len == in_len:
-            continue
-        src, w = resize_taps(in_len, out_len, out_len / in_len)
-        index = torch.from_numpy(src).to(x.device)
-        weight = torch.from_numpy(w).to(x.device, x.dtype)
-        shape, out_shape = [1] * x.dim(), list(x.shape)
-        shape[axis] = out_shape[axis] = out_len
-        out = x.new_zeros(out_shape)
-        for k in range(src.shape[1]):
-            out += x.index_select(x.dim() + axis, index[:, k]) * weight[:, k].reshape(shape)
-        x = out
+        if out_len != in_len:
+            x = _apply_taps(x, axis, *resize_taps(in_len, out_len, out_len / in_len))
     return x
+
+
+def _apply_taps(x: torch.Tensor, axis: int, src: np.ndarray, w: np.ndarray) -> torch.Tensor:
+    """Output i along ``axis`` (negative) = Σ_k w[i, k] · x[src[i, k]]: one axis of a separable resize."""
+    index = torch.tensor(src, device=x.device)
+    weight = torch.tensor(w, device=x.device, dtype=x.dtype)
+    shape, out_shape = [1] * x.dim(), list(x.shape)
+    shape[axis] = out_shape[axis] = len(src)
+    out = x.new_zeros(out_shape)
+    for k in range(src.shape[1]):
+        out += x.index_select(x.dim() + axis, index[:, k]) * weight[:, k].reshape(shape)
+    return out
+
+
+NAIVE_METHODS = ("bicubic", "bilinear", "nearest", "area")  # OpenCV's CUBIC, LINEAR, NEAREST and AREA
+
+
+@lru_cache(maxsize=256)
+def naive_taps(in_len: int, out_len: int, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """One axis of ``naive_resize`` as taps: output i = Σ_k weight[i, k] · input[index[i, k]] (0-based indices,
+    clamped to the edges), weights float64 summing to 1 per output. Cached: training draws the same few sizes."""
+    s = in_len / out_len
+    j = np.arange(out_len, dtype=np.float64)
+    if method == "nearest":
+        return np.minimum(np.floor(j * s), in_len - 1).astype(np.int64)[:, None], np.ones((out_len, 1))
+    if method == "area":  # the input pixels k whose [k, k + 1] overlaps [j·s, (j + 1)·s], weighted by the overlap
+        k = np.floor(j * s)[:, None] + np.arange(math.ceil(s) + 1)[None, :]
+        overlap = np.minimum(k + 1, (j[:, None] + 1) * s) - np.maximum(k, j[:, None] * s)
+        return np.minimum(k, in_len - 1).astype(np.int64), np.maximum(overlap, 0) / s
+    src = (j + 0.5) * s - 0.5
+    left = np.floor(src)
+    t = (src - left)[:, None]
+    if method == "bilinear":
+        offsets, w = np.arange(2), np.concatenate([1 - t, t], axis=1)
+    elif method == "bicubic":
+        offsets = np.arange(-1, 3)
+        w = _keys_cubic(t - offsets[None, :], -0.75)
+    else:
+        raise ValueError(f"unknown resize method {method!r} (known: {', '.join(NAIVE_METHODS)})")
+    return np.clip(left[:, None] + offsets[None, :], 0, in_len - 1).astype(np.int64), w
+
+
+def _keys_cubic(x: np.ndarray, a: float) -> np.ndarray:
+    """Keys' cubic convolution kernel with parameter ``a`` (−0.5: MATLAB; −0.75: OpenCV), support (−2, 2)."""
+    ax = np.abs(x)
+    inner = ((a + 2) * ax - (a + 3)) * ax * ax + 1
+    outer = a * (((ax - 5) * ax + 8) * ax - 4)
+    return inner * (ax <= 1) + outer * ((ax > 1) & (ax < 2))
+
+
+def naive_resize(x: torch.Tensor, size: tuple[int, int], method: str = "bicubic") -> torch.Tensor:
+    """Resize a float tensor (..., H, W) to ``size`` (rows, cols) without antialiasing, as OpenCV's ``resize``
+    with the INTER_* ``method`` of ``NAIVE_METHODS`` (see the module docstring); no rounding or clipping, so bicubic
+    overshoots [0, 1] or [0, 255] near edges like the real thing before saturation."""
+    if method not in NAIVE_METHODS:
+        raise ValueError(f"unknown resize method {method!r} (known: {', '.join(NAIVE_METHODS)})")
+    for axis, out_len in ((-2, size[0]), (-1, size[1])):
+        if out_len != x.shape[axis]:
+            x = _apply_taps(x, axis, *naive_taps(x.shape[axis], out_len, method))
+    return x
+
+
+def alias_downscale(img: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 (H, W, 3) or (H, W), H and W multiples of ``scale``, shrunk by 1/``scale`` with ``naive_resize``'s
+    bicubic (OpenCV's INTER_CUBIC) and rounded halves up, saturated: an LR that aliases, as a naive
+    downscaler makes it."""
+    x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(np.atleast_3d(img), -1, 0))).double()
+    out = naive_resize(x, (img.shape[0] // scale, img.shape[1] // scale), "bicubic")
+    return quantize(np.moveaxis(out.numpy(), 0, -1)).reshape(img.shape[0] // scale, img.shape[1] // scale,
+                                                             *img.shape[2:])
 
 
 def output_size(size: tuple[int, int], scale: float) -> tuple[int, int]:

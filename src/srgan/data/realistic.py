@@ -20,8 +20,10 @@ whether or not it runs, so switching one stage off leaves the others' parameters
 
 Blur: a Gaussian exp(−½ xᵀΣ⁻¹x), isotropic (one σ) or anisotropic (two σ and a rotation), or its generalised form
 exp(−½ (xᵀΣ⁻¹x)^β) (β < 1: heavier tails, β > 1: a flatter top); odd square support, edges replicated. Resize:
-torch's area, bilinear or bicubic, chosen uniformly, without antialiasing, so that shrinking may alias as much
-software does, or MATLAB's antialiased bicubic ("matlab", as Pillow and image editors shrink).
+one of ``resize_methods`` per resize, drawn uniformly: OpenCV's bicubic, bilinear, nearest or area
+(``srgan.data.degrade.naive_resize``), without antialiasing, so that shrinking aliases as naive downscalers do (the
+LR of ``srgan eval --degrade alias`` is the bicubic one), or MATLAB's antialiased bicubic ("matlab", as Pillow and
+image editors shrink).
 Noise: Gaussian with σ in 8-bit units, or Poisson (photon counting, Poisson(x·P)/P with P photons
 at white, σ at white = 255/√P 8-bit units), independent per channel or one grey field for all channels. JPEG:
 Pillow's libjpeg encoder, in memory, with 4:2:0 chroma as most cameras and web images use. Values are clipped to
@@ -38,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from srgan.data.degrade import imresize_uint8, resize_to
+from srgan.data.degrade import imresize_uint8, naive_resize, resize_to
 from srgan.data.draws import normal_draws, poisson_draws, uniform_draws
 from srgan.train.degradation import DegradationPass, RealisticDegradation
 
@@ -123,12 +125,8 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
 
 
 def _resize(img: torch.Tensor, size: tuple[int, int], method: str) -> torch.Tensor:
-    if method == "area":
-        out = F.interpolate(img, size=size, mode="area")
-    elif method == "matlab":
-        out = resize_to(img, size)
-    else:
-        out = F.interpolate(img, size=size, mode=method, align_corners=False)
+    """(1, 3, h, w) in [0, 1] resized to ``size`` by a ``RESIZE_METHODS`` name, clipped to [0, 1]."""
+    out = resize_to(img, size) if method == "matlab" else naive_resize(img, size, method)
     return out.clamp_(0, 1)
 
 

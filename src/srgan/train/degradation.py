@@ -14,9 +14,10 @@ from typing import Any
 from srgan.errors import SrganError, check_number
 
 DEGRADATIONS = ("bicubic", "realistic")  # how a training patch's LR is made: the paper's, or the random chain
-# torch's area, bilinear and bicubic (no antialiasing: shrinking aliases, as in much software), and MATLAB's
-# antialiased bicubic (what Pillow, image editors and the paper's own LR do when shrinking)
-RESIZE_METHODS = ("area", "bilinear", "bicubic", "matlab")
+# OpenCV's area, bilinear, bicubic and nearest (no antialiasing: shrinking aliases, as in much software; see
+# srgan.data.degrade.naive_resize), and MATLAB's antialiased bicubic (what Pillow, image editors and the paper's own
+# LR do when shrinking)
+RESIZE_METHODS = ("area", "bilinear", "bicubic", "nearest", "matlab")
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class RealisticDegradation:
     second_prob: float = 0.5
     final_jpeg_prob: float = 0.8
     final_quality: tuple[int, int] = (30, 95)
-    resize_methods: tuple[str, ...] = ("area", "bilinear", "bicubic")
+    resize_methods: tuple[str, ...] = ("area", "bilinear", "bicubic", "nearest")
     # The paper's clean MATLAB-bicubic LR instead of the chain: a model for real photos still meets clean inputs,
     # and without them it smooths them as if they were compressed.
     clean_prob: float = 0.0
